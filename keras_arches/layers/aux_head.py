@@ -101,6 +101,16 @@ class AuxiliaryClassifier(keras.layers.Layer):
         return [(self.conv, self.bn), (self.conv2, self.bn2)]
 
     def build(self, input_shape):
+        min_size = self.pool_size
+        if self.conv2 is not None:  # the 'valid' conv2 needs conv2_kernel pooled positions
+            min_size += (self.conv2_kernel - 1) * self.pool_strides
+        spatial = input_shape[1:3] if self.data_format == "channels_last" else input_shape[2:4]
+        if any(size is not None and size < min_size for size in spatial):
+            raise ValueError(
+                f"AuxiliaryClassifier: input_shape={tuple(input_shape)} is too small; with pool_size="
+                f"{self.pool_size}, pool_strides={self.pool_strides} and conv2_kernel={self.conv2_kernel} "
+                f"the spatial size must be at least {min_size}."
+            )
         shape = self.pool.compute_output_shape(input_shape)
         for conv, bn in self._stages():
             if conv is None:
@@ -109,11 +119,6 @@ class AuxiliaryClassifier(keras.layers.Layer):
             shape = conv.compute_output_shape(shape)
             if bn is not None:
                 bn.build(shape)
-        if any(size is not None and size < 1 for size in shape[1:]):
-            raise ValueError(
-                f"AuxiliaryClassifier: input_shape={tuple(input_shape)} is too small for pool_size="
-                f"{self.pool_size}, pool_strides={self.pool_strides}, conv2_kernel={self.conv2_kernel}."
-            )
         shape = self.flatten.compute_output_shape(shape)
         if self.fc is not None:
             self.fc.build(shape)
