@@ -118,6 +118,21 @@ def test_lrn_under_xla_equals_eager():
     np.testing.assert_allclose(compiled(x).numpy(), layer(x).numpy(), rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_lrn_exports_to_tflite_builtin_op():
+    inputs = keras.Input((4, 4, 6), batch_size=1)
+    model = keras.Model(inputs, LocalResponseNormalization(bias=2.0, alpha=0.1)(inputs))
+    function = tf.function(lambda x: model(x)).get_concrete_function(tf.TensorSpec((1, 4, 4, 6), tf.float32))
+    interpreter = tf.lite.Interpreter(model_content=tf.lite.TFLiteConverter.from_concrete_functions([function]).convert())
+    assert [op["op_name"] for op in interpreter._get_ops_details()] == ["LOCAL_RESPONSE_NORMALIZATION"]
+    interpreter.allocate_tensors()
+    x = random(1, 4, 4, 6)
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+    interpreter.invoke()
+    outputs = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(outputs, np.asarray(model(x)), rtol=1e-5, atol=1e-6)
+
+
 def test_lrn_save_load(tmp_path):
     layer = LocalResponseNormalization(3, 2.0, 0.2, 0.6)
     before, after = save_load_roundtrip(layer, (3, 3, 7), tmp_path)
