@@ -1,0 +1,14 @@
+"""keras_arches: the classic CNN canon (1998-2017) as Keras 3 builders.
+
+Every builder has the signature of ``keras.applications``; see
+``list_models()`` for what is here and ``model_info(name)`` for each entry.
+"""
+
+__version__ = "0.1.0"
+
+from keras_arches import layers  # noqa: F401
+from keras_arches.models import *  # noqa: F401,F403  (registers the builders)
+from keras_arches.models import __all__ as _model_names
+from keras_arches.registry import get_model, list_models, model_info
+
+__all__ = ["get_model", "layers", "list_models", "model_info", *_model_names]

@@ -1,0 +1,97 @@
+"""VGG16 and VGG19 (Simonyan & Zisserman, ICLR 2015, arXiv:1409.1556).
+
+Twins of ``keras.applications.VGG16``/``VGG19``: same layers, names and
+weights, so keras' published ImageNet files load by name.
+"""
+
+from keras import layers
+
+from keras_arches.contract import Contract
+from keras_arches.registry import WeightsFile, register
+
+_PAPER = "Simonyan & Zisserman 2015, Very Deep Convolutional Networks (arXiv:1409.1556)"
+_BASE = "https://storage.googleapis.com/tensorflow/keras-applications/"
+
+
+def _weights(depth, top_hash, notop_hash):
+    stem = f"{_BASE}vgg{depth}/vgg{depth}_weights_tf_dim_ordering_tf_kernels"
+    return {"imagenet": WeightsFile(f"{stem}.h5", top_hash, f"{stem}_notop.h5", notop_hash)}
+
+
+def _vgg(c, convs_per_block):
+    """The five conv blocks (64-128-256-512-512 filters) and the FC top."""
+    x = c.image
+    for block, (convs, filters) in enumerate(zip(convs_per_block, (64, 128, 256, 512, 512)), 1):
+        for i in range(1, convs + 1):
+            x = layers.Conv2D(
+                filters, 3, padding="same", activation="relu", name=f"block{block}_conv{i}"
+            )(x)
+        x = layers.MaxPooling2D(2, strides=2, name=f"block{block}_pool")(x)
+    if c.include_top:
+        x = layers.Flatten(name="flatten")(x)
+        x = layers.Dense(4096, activation="relu", name="fc1")(x)
+        x = layers.Dense(4096, activation="relu", name="fc2")(x)
+    return c.model(c.head(x, global_pool=False))
+
+
+@register(
+    family="vgg",
+    paper=_PAPER,
+    default_size=224,
+    min_size=32,
+    twin="keras.applications.VGG16",
+    params=138_357_544,
+    weights=_weights(16, "64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc"),
+)
+def VGG16(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="vgg16",
+):
+    """VGG16, configuration D of Simonyan & Zisserman (2015).
+
+    Thirteen 3x3 conv layers in five blocks and three FC layers (4096-4096-
+    classes); the standard ``keras.applications`` arguments, ``"imagenet"``
+    loads keras' published weights. Returns a Keras ``Model``.
+    """
+    c = Contract(
+        VGG16.info, include_top, weights, input_tensor, input_shape, pooling,
+        classes, classifier_activation, name,
+    )
+    return _vgg(c, (2, 2, 3, 3, 3))
+
+
+@register(
+    family="vgg",
+    paper=_PAPER,
+    default_size=224,
+    min_size=32,
+    twin="keras.applications.VGG19",
+    params=143_667_240,
+    weights=_weights(19, "cbe5617147190e668d6c5d5026f83318", "253f8cb515780f3b799900260a226db6"),
+)
+def VGG19(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="vgg19",
+):
+    """VGG19, configuration E of Simonyan & Zisserman (2015).
+
+    Sixteen 3x3 conv layers in five blocks and three FC layers; otherwise as
+    :func:`VGG16`. Returns a Keras ``Model``.
+    """
+    c = Contract(
+        VGG19.info, include_top, weights, input_tensor, input_shape, pooling,
+        classes, classifier_activation, name,
+    )
+    return _vgg(c, (2, 2, 4, 4, 4))
