@@ -279,3 +279,16 @@ class Contract:
         elif self.weights is not None:
             load_weights(model, self.weights)
         return model
+
+
+def strip_auxiliary(model):
+    """The inference model of a model trained with auxiliary heads.
+
+    Builders with ``aux_classifiers=True`` return ``[main, aux1, ...]`` with
+    the main classifier first. This returns a model on the same layers (weights
+    shared, nothing copied) whose only output is the main one; a model with a
+    single output is returned as is.
+    """
+    if len(model.outputs) == 1:
+        return model
+    return keras.Model(model.inputs, model.outputs[0], name=model.name)

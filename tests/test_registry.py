@@ -30,3 +30,19 @@ def test_every_builder_is_exported():
         builder = keras_arches.model_info(name).builder
         assert getattr(keras_arches, builder.__name__) is builder
         assert builder.__name__ in keras_arches.__all__
+
+
+def test_strip_auxiliary_shares_weights():
+    import keras
+    import numpy as np
+
+    inputs = keras.Input((8,))
+    hidden = keras.layers.Dense(4, name="hidden")(inputs)
+    main = keras.layers.Dense(3, name="predictions")(hidden)
+    aux = keras.layers.Dense(3, name="aux1")(hidden)
+    trained = keras.Model(inputs, [main, aux])
+    inference = keras_arches.strip_auxiliary(trained)
+    assert len(inference.outputs) == 1 and inference.get_layer("hidden") is trained.get_layer("hidden")
+    x = np.ones((2, 8), "float32")
+    np.testing.assert_array_equal(inference(x), trained(x)[0])
+    assert keras_arches.strip_auxiliary(inference) is inference
