@@ -1,0 +1,148 @@
+"""keras_arches twins against keras.applications, in one process, interleaved.
+
+For each model: build time, batch-1 latency, batch-N inference images/s and
+training-step images/s, each the median of ``--repeats`` runs, ours and
+theirs measured alternately so that machine noise hits both. Prints a table
+and the ratio ours/theirs (>= 1.00 means we are as fast; for build time and
+latency the ratio is theirs/ours so that >= 1 is always good).
+
+    python benchmarks/bench_twins.py --models resnet50 vgg16 --batch 32
+    python benchmarks/bench_twins.py --mixed-precision --jit-compile --train-batch 256  # GPU
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_arches  # noqa: E402
+
+DEFAULT_MODELS = ["resnet50", "inception_v3", "xception", "densenet121", "vgg16"]
+PREFIX = "keras.applications."
+
+
+def builders(name):
+    info = keras_arches.model_info(name)
+    if not info.twin.startswith(PREFIX):
+        raise SystemExit(f"{name} has no keras.applications twin (twin: {info.twin})")
+    theirs = getattr(keras.applications, info.twin[len(PREFIX):])
+    return info, {"ours": info.builder, "theirs": theirs}
+
+
+def device_name():
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return f"jax {jax.devices()[0].device_kind}"
+    import tensorflow as tf
+
+    return f"tensorflow {tf.config.list_physical_devices('GPU') or 'CPU'}"
+
+
+def timed(fn, repeats, iters=1):
+    """Median seconds per call over ``repeats`` timings of ``iters`` calls."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(iters):
+            fn()
+        times.append((time.perf_counter() - start) / iters)
+    return statistics.median(times)
+
+
+def measure(build, shape, args):
+    """One side's figures: build s, batch-1 latency s, infer img/s, train img/s."""
+    keras.backend.clear_session()
+    start = time.perf_counter()
+    model = build(weights=None)
+    build_s = time.perf_counter() - start
+
+    # Keras' own compiled predict/train functions, so the same code measures
+    # the TensorFlow and the JAX backend (the GPU machine has JAX, not TF).
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+        loss="sparse_categorical_crossentropy",
+        jit_compile=args.jit_compile,
+    )
+    one = np.random.rand(1, *shape).astype("float32")
+    batch = np.random.rand(args.batch, *shape).astype("float32")
+    for x in (one, batch):  # trace and warm up
+        model.predict_on_batch(x)
+    latency = timed(lambda: model.predict_on_batch(one), args.repeats, args.iters)
+    infer_ips = args.batch / timed(lambda: model.predict_on_batch(batch), args.repeats, args.iters)
+
+    xs = np.random.rand(args.train_batch, *shape).astype("float32")
+    ys = np.random.randint(0, 1000, args.train_batch)
+    model.train_on_batch(xs, ys)  # trace and warm up
+    step = timed(lambda: model.train_on_batch(xs, ys), args.repeats, args.iters)
+    return {
+        "build_s": build_s,
+        "latency_ms": latency * 1e3,
+        "infer_ips": infer_ips,
+        "train_ips": args.train_batch / step,
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", default=DEFAULT_MODELS)
+    parser.add_argument("--batch", type=int, default=32, help="inference batch")
+    parser.add_argument("--train-batch", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--iters", type=int, default=1, help="calls per timing")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds per model")
+    parser.add_argument("--jit-compile", action="store_true")
+    parser.add_argument("--mixed-precision", action="store_true")
+    parser.add_argument("--json", help="write the raw figures here")
+    args = parser.parse_args(argv)
+    if args.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+
+    device = device_name()
+    print(f"backend: {keras.backend.backend()}  device: {device}  jit_compile={args.jit_compile}  "
+          f"policy={keras.mixed_precision.global_policy().name}", flush=True)
+    results = {}
+    for name in args.models:
+        info, sides = builders(name)
+        for build in sides.values():  # first builds pay for backend start-up
+            build(weights=None)
+        runs = {"ours": [], "theirs": []}
+        for round_ in range(args.rounds):
+            order = ("ours", "theirs") if round_ % 2 == 0 else ("theirs", "ours")
+            for side in order:
+                runs[side].append(measure(sides[side], info.default_shape, args))
+        med = {
+            side: {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+            for side, rs in runs.items()
+        }
+        ratio = {
+            "build": med["theirs"]["build_s"] / med["ours"]["build_s"],
+            "latency": med["theirs"]["latency_ms"] / med["ours"]["latency_ms"],
+            "infer": med["ours"]["infer_ips"] / med["theirs"]["infer_ips"],
+            "train": med["ours"]["train_ips"] / med["theirs"]["train_ips"],
+        }
+        results[name] = {"median": med, "ratio": ratio}
+        print(
+            f"{name:14s} build {med['ours']['build_s']:.2f}/{med['theirs']['build_s']:.2f}s "
+            f"(x{ratio['build']:.2f})  b1 {med['ours']['latency_ms']:.1f}/"
+            f"{med['theirs']['latency_ms']:.1f}ms (x{ratio['latency']:.2f})  "
+            f"b{args.batch} {med['ours']['infer_ips']:.1f}/{med['theirs']['infer_ips']:.1f} img/s "
+            f"(x{ratio['infer']:.2f})  train {med['ours']['train_ips']:.1f}/"
+            f"{med['theirs']['train_ips']:.1f} img/s (x{ratio['train']:.2f})",
+            flush=True,
+        )
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"args": vars(args), "device": str(device), "results": results}, handle, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
