@@ -88,8 +88,8 @@ def GoogLeNet(
     average pool -> dropout ``dropout_rate`` -> FC ``classes``. Pools round up as in the
     authors' Caffe net (112 -> 56 -> 28 -> 14 -> 7). ``aux_classifiers=True`` adds the paper's two
     auxiliary heads on 4a and 4d (5x5/3 average pool -> 1x1 conv 128 -> FC 1024 -> dropout 0.7 ->
-    FC ``classes``) and the model returns ``[predictions, aux1, aux2]``: train with
-    ``loss_weights=[1, 0.3, 0.3]`` and use ``keras_arches.strip_auxiliary(model)`` for inference.
+    FC ``classes``) and the model returns ``[predictions, aux1, aux2]``: compile with one loss
+    per output and ``loss_weights=[1, 0.3, 0.3]`` and use ``keras_arches.strip_auxiliary(model)`` for inference.
     ``include_top=False`` gives 5b's maps (aux heads need the top). Returns a Keras ``Model``.
     """
     if not isinstance(aux_classifiers, bool):
