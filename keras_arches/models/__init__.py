@@ -1,5 +1,13 @@
 """The architectures, one module per family; importing registers them."""
 
+from keras_arches.models.lenet import LeNet5
+from keras_arches.models.alexnet import AlexNet, ZFNet
 from keras_arches.models.vgg import VGG16, VGG19
+from keras_arches.models.nin import NiN
+from keras_arches.models.googlenet import GoogLeNet
+from keras_arches.models.squeezenet import SqueezeNet1_0, SqueezeNet1_1
 
-__all__ = ["VGG16", "VGG19"]
+__all__ = [
+    "LeNet5", "AlexNet", "ZFNet", "VGG16", "VGG19", "NiN", "GoogLeNet",
+    "SqueezeNet1_0", "SqueezeNet1_1",
+]

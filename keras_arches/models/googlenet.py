@@ -1,0 +1,134 @@
+"""GoogLeNet (Szegedy et al., "Going deeper with convolutions", CVPR 2015, arXiv:1409.4842)."""
+
+from keras import layers
+
+from keras_arches.contract import Contract
+from keras_arches.layers import AuxiliaryClassifier, CeilPooling2D, LocalResponseNormalization
+from keras_arches.registry import register
+
+_PAPER = "Szegedy et al. 2015, Going Deeper with Convolutions (CVPR 2015, arXiv:1409.4842)"
+
+# Table 1: #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj.
+INCEPTION_TABLE = {
+    "3a": (64, 96, 128, 16, 32, 32),
+    "3b": (128, 128, 192, 32, 96, 64),
+    "4a": (192, 96, 208, 16, 48, 64),
+    "4b": (160, 112, 224, 24, 64, 64),
+    "4c": (128, 128, 256, 24, 64, 64),
+    "4d": (112, 144, 288, 32, 64, 64),
+    "4e": (256, 160, 320, 32, 128, 128),
+    "5a": (256, 160, 320, 32, 128, 128),
+    "5b": (384, 192, 384, 48, 128, 128),
+}
+# The smallest input at which 4a's maps (input/16, pools rounding up) are the 5x5 that the
+# auxiliary heads' 5x5/3 average pool needs: 79 -> 40 -> 20 -> 10 -> 5.
+MIN_SIZE = 79
+
+
+def inception_module(
+    x, filters_1x1, reduce_3x3, filters_3x3, reduce_5x5, filters_5x5, pool_proj, name, axis=-1
+):
+    """The Inception module of GoogLeNet (Fig. 2b): four branches concatenated on ``axis``.
+
+    1x1 conv ``filters_1x1``; 1x1 ``reduce_3x3`` -> 3x3 ``filters_3x3``; 1x1 ``reduce_5x5`` ->
+    5x5 ``filters_5x5``; 3x3/1 max pool -> 1x1 ``pool_proj``; 'same' padding, ReLU after every
+    conv. Output: same spatial size, ``filters_1x1 + filters_3x3 + filters_5x5 + pool_proj``
+    channels (28x28x192 -> 28x28x256 for 3a). Layers are named ``{name}_1x1``,
+    ``{name}_3x3_reduce``, ``{name}_3x3``, ``{name}_5x5_reduce``, ``{name}_5x5``, ``{name}_pool``,
+    ``{name}_pool_proj`` and ``{name}_concat``.
+    """
+    data_format = "channels_last" if axis in (-1, 3) else "channels_first"
+
+    def conv(y, filters, kernel, suffix):
+        return layers.Conv2D(
+            filters, kernel, padding="same", activation="relu", data_format=data_format,
+            name=f"{name}_{suffix}",
+        )(y)
+
+    branch1 = conv(x, filters_1x1, 1, "1x1")
+    branch3 = conv(conv(x, reduce_3x3, 1, "3x3_reduce"), filters_3x3, 3, "3x3")
+    branch5 = conv(conv(x, reduce_5x5, 1, "5x5_reduce"), filters_5x5, 5, "5x5")
+    pooled = layers.MaxPooling2D(
+        3, strides=1, padding="same", data_format=data_format, name=f"{name}_pool"
+    )(x)
+    branch_pool = conv(pooled, pool_proj, 1, "pool_proj")
+    return layers.Concatenate(axis=axis, name=f"{name}_concat")([branch1, branch3, branch5, branch_pool])
+
+
+def _lrn(data_format, name):
+    # Caffe's bvlc_googlenet LRN: local_size 5, alpha 1e-4 (divided by the size), beta 0.75.
+    return LocalResponseNormalization(
+        depth_radius=2, bias=1.0, alpha=1e-4 / 5, beta=0.75, data_format=data_format, name=name
+    )
+
+
+@register(
+    family="googlenet",
+    paper=_PAPER,
+    default_size=224,
+    min_size=MIN_SIZE,
+    params=6_998_552,
+)
+def GoogLeNet(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="googlenet",
+    aux_classifiers=False,
+    dropout_rate=0.4,
+):
+    """GoogLeNet as in Table 1 of Szegedy et al. (2015): no batch norm, real 5x5 branches.
+
+    conv 7x7/2 64 -> max pool 3/2 -> LRN -> conv 1x1 64 -> conv 3x3 192 -> LRN -> max pool ->
+    inception 3a, 3b -> max pool -> 4a-4e -> max pool -> 5a, 5b (7x7x1024 at 224) -> global
+    average pool -> dropout ``dropout_rate`` -> FC ``classes``. Pools round up as in the
+    authors' Caffe net (112 -> 56 -> 28 -> 14 -> 7). ``aux_classifiers=True`` adds the paper's two
+    auxiliary heads on 4a and 4d (5x5/3 average pool -> 1x1 conv 128 -> FC 1024 -> dropout 0.7 ->
+    FC ``classes``) and the model returns ``[predictions, aux1, aux2]``: compile with one loss
+    per output and ``loss_weights=[1, 0.3, 0.3]`` and use ``keras_arches.strip_auxiliary(model)`` for inference.
+    ``include_top=False`` gives 5b's maps (aux heads need the top). Returns a Keras ``Model``.
+    """
+    if not isinstance(aux_classifiers, bool):
+        raise ValueError(f"`aux_classifiers` must be True or False. Received: aux_classifiers={aux_classifiers!r}")
+    if aux_classifiers and not include_top:
+        raise ValueError(
+            "`aux_classifiers=True` needs `include_top=True`: the auxiliary heads are classifiers. "
+            "Received: include_top=False"
+        )
+    if isinstance(dropout_rate, bool) or not isinstance(dropout_rate, (int, float)) or not 0 <= dropout_rate < 1:
+        raise ValueError(f"`dropout_rate` must be a number in [0, 1). Received: dropout_rate={dropout_rate!r}")
+    c = Contract(
+        GoogLeNet.info, include_top, weights, input_tensor, input_shape, pooling,
+        classes, classifier_activation, name,
+    )
+    axis = c.channel_axis
+    data_format = "channels_last" if axis == -1 else "channels_first"
+
+    x = layers.ZeroPadding2D(3, name="conv1_pad")(c.image)
+    x = layers.Conv2D(64, 7, strides=2, activation="relu", name="conv1_7x7")(x)
+    x = CeilPooling2D(3, 2, data_format=data_format, name="pool1")(x)
+    x = _lrn(data_format, "norm1")(x)
+    x = layers.Conv2D(64, 1, activation="relu", name="conv2_3x3_reduce")(x)
+    x = layers.Conv2D(192, 3, padding="same", activation="relu", name="conv2_3x3")(x)
+    x = _lrn(data_format, "norm2")(x)
+    x = CeilPooling2D(3, 2, data_format=data_format, name="pool2")(x)
+
+    aux = []
+    for stage, modules in (("3", "ab"), ("4", "abcde"), ("5", "ab")):
+        for m in modules:
+            x = inception_module(x, *INCEPTION_TABLE[stage + m], name=f"inception_{stage}{m}", axis=axis)
+            if aux_classifiers and stage + m in ("4a", "4d"):
+                aux.append(
+                    AuxiliaryClassifier(
+                        c.classes, classifier_activation=c.classifier_activation,
+                        data_format=data_format, name=f"aux{len(aux) + 1}",
+                    )(x)
+                )
+        if stage != "5":
+            x = CeilPooling2D(3, 2, data_format=data_format, name=f"pool{stage}")(x)
+    outputs = c.head(x, dropout_rate=dropout_rate)
+    return c.model([outputs, *aux] if aux else outputs)
