@@ -10,6 +10,7 @@ is returned as an :class:`ExportReport`, printed as a table and saved as JSON.
 import dataclasses
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -392,19 +393,28 @@ def _convert_tflite(saved_model_dir, format, samples, select_tf_ops, int8_io):
     try:
         return converter.convert()
     except Exception as error:  # the converter raises ConverterError/RuntimeError/ValueError
-        message = str(error).strip().splitlines()
-        summary = "\n".join(line for line in message if "error" in line.lower())[:1500] or str(error)[:1500]
-        hint = (
-            " Some ops have no TFLite builtin kernel: replace them, or pass select_tf_ops=True "
-            "to embed TensorFlow (Flex) ops, which needs the Flex delegate on the device."
-            if not select_tf_ops and ("select" in str(error).lower() or "flex" in str(error).lower()
-                                      or "not supported" in str(error).lower())
-            else ""
-        )
-        raise ValueError(f"TFLite conversion to {format} failed: {summary}{hint}") from error
+        text = str(error)
+        missing = sorted(set(re.findall(r"'tf\.(\w+)' op is neither a custom op nor a flex op", text)))
+        if missing and not select_tf_ops:
+            raise ValueError(
+                f"TFLite conversion to {format} failed: TFLite has no builtin kernel for the "
+                f"TensorFlow ops {missing}. Replace them, or pass select_tf_ops=True to embed "
+                "TensorFlow (Flex) ops, which needs the Flex delegate on the device."
+            ) from error
+        if missing:
+            raise ValueError(
+                f"TFLite conversion to {format} failed: the TensorFlow ops {missing} have neither a "
+                "TFLite builtin nor a Flex (select TensorFlow ops) kernel; replace them."
+            ) from error
+        lines = [line for line in text.splitlines() if line.strip() and not line.startswith("loc(")]
+        raise ValueError(f"TFLite conversion to {format} failed: {' '.join(lines)[:1000]}") from error
 
 
 # -- running exported artefacts -----------------------------------------------------------
+
+
+class _CannotRun(RuntimeError):
+    """The artefact was written but no available runtime can execute it."""
 
 
 class _SavedModelRunner:
@@ -435,15 +445,29 @@ class _TFLiteRunner:
 
             Interpreter, self.runtime = tf.lite.Interpreter, "tf.lite"
         try:
-            self._interpreter = Interpreter(model_path=path, num_threads=num_threads)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._interpreter = Interpreter(model_path=path, num_threads=num_threads)
             self._interpreter.allocate_tensors()
         except (RuntimeError, ValueError):
             # LiteRT has no Flex delegate; TensorFlow's interpreter links it.
             import tensorflow as tf
 
-            self._interpreter = tf.lite.Interpreter(model_path=path, num_threads=num_threads)
-            self._interpreter.allocate_tensors()
+            with warnings.catch_warnings():  # its deprecation notice: LiteRT is tried first
+                warnings.simplefilter("ignore")
+                self._interpreter = tf.lite.Interpreter(model_path=path, num_threads=num_threads)
             self.runtime = "tf.lite"
+            try:
+                self._interpreter.allocate_tensors()
+            except RuntimeError as error:
+                flex = sorted(
+                    op["op_name"] for op in self._interpreter._get_ops_details()
+                    if op["op_name"].startswith("Flex")
+                )
+                raise _CannotRun(
+                    f"cannot run here: {flex} need the Flex delegate, which neither LiteRT nor "
+                    "tf.lite.Interpreter links in this installation" if flex else f"cannot run: {error}"
+                ) from None
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         # "DELEGATE" marks the XNNPACK partitions; the model's own ops are listed beside it.
@@ -564,12 +588,20 @@ def _export_prepared(
         _write_saved_model(model, path)
     else:
         content = _convert_tflite(saved_model_dir, format, samples, select_tf_ops, int8_io)
-        with open(path, "wb") as handle:
-            handle.write(content)
+        try:
+            with open(path, "wb") as handle:
+                handle.write(content)
+        except OSError as error:
+            raise ValueError(f"Cannot write {format} to {path!r}: {error.strerror}.") from None
     result = ExportResult(format=format, path=path, size_bytes=_size(path))
     if not check:
         return result
-    run = _runner(format, path, num_threads)
+    try:
+        run = _runner(format, path, num_threads)
+    except _CannotRun as error:
+        result.problems.append(f"unchecked, {error} (pass check=False to accept it unchecked)")
+        result.passed = False
+        return result
     result.runtime, result.ops = run.runtime, run.ops
     outputs = run(x_check)
     result.samples = len(x_check)
