@@ -799,6 +799,9 @@ def _embedded_mnist(labels):
         raise ValueError(
             "Dataset 'embedded_mnist' needs keras_arches.data, which is not installed here."
         ) from None
+    # The one line to align with keras_arches.data's API: a tf.data.Dataset of (x, y) batches.
+    if not hasattr(data, "embedded_mnist"):
+        raise ValueError("keras_arches.data has no embedded_mnist(split=...) dataset function.")
     dataset = data.embedded_mnist(split="test")
     return dataset if labels else dataset.map(lambda x, y: x)
 
