@@ -8,6 +8,10 @@ import argparse
 import json
 import sys
 
+# keras_arches.export is also the name of the function the package exports: import by name.
+from keras_arches.export import add_cli_arguments as _add_export_arguments
+from keras_arches.export import run_cli as _run_export
+
 
 def _add_model_arguments(parser):
     parser.add_argument("model", help="a registered model name, see `keras-arches list`")
@@ -56,6 +60,7 @@ COMMANDS = [
         _run_list,
     ),
     ("summary", _add_model_arguments, _run_summary),
+    ("export", _add_export_arguments, _run_export),
 ]
 
 

@@ -1,0 +1,375 @@
+"""Mobile export: every artefact is reloaded by an independent runtime and compared with Keras."""
+
+import json
+import warnings
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_arches
+from keras_arches import cli, registry
+from keras_arches.export import (
+    FORMATS,
+    ExportCheckError,
+    accuracy,
+    collect_samples,
+    export,
+    export_all,
+    float32_copy,
+    synthetic_images,
+)
+from keras_arches.layers import FireModule, LocalResponseNormalization, SqueezeExcite
+
+SHAPE = (32, 32, 3)
+
+
+def lrn_group_fire_se_model(classes=10, name="small"):
+    """A small functional net through every custom layer that reaches the export path."""
+    inputs = keras.Input(SHAPE, name="image")
+    x = keras.layers.Conv2D(32, 3, strides=2, activation="relu", name="conv1")(inputs)
+    x = LocalResponseNormalization(bias=2.0, alpha=1e-4, name="lrn")(x)
+    x = keras.layers.Conv2D(64, 3, groups=4, padding="same", activation="relu", name="grouped")(x)
+    x = FireModule(16, 32, 32, name="fire")(x)
+    x = SqueezeExcite(8, name="se")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    x = keras.layers.Dense(128, activation="relu", name="fc")(x)
+    outputs = keras.layers.Dense(classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def tflite_outputs(path, x):
+    """Runs a .tflite file with TensorFlow's own interpreter (not the exporter's runner)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        interpreter = tf.lite.Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    index_in = interpreter.get_input_details()[0]["index"]
+    index_out = interpreter.get_output_details()[0]["index"]
+    outputs = []
+    for sample in x:
+        interpreter.set_tensor(index_in, sample[None])
+        interpreter.invoke()
+        outputs.append(interpreter.get_tensor(index_out))
+    return np.concatenate(outputs), interpreter
+
+
+def op_names(interpreter):
+    return {op["op_name"] for op in interpreter._get_ops_details()}
+
+
+# --- arguments and data ------------------------------------------------------------------
+
+
+def test_unknown_format_lists_the_formats(tmp_path):
+    with pytest.raises(ValueError, match="Unknown export format 'tflite_fp16'") as info:
+        export(lrn_group_fire_se_model(), tmp_path / "m.tflite", format="tflite_fp16")
+    for name in FORMATS:
+        assert name in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "make_model, message",
+    [
+        (lambda: "model.keras", "must be a keras.Model"),
+        (
+            lambda: keras.Sequential(
+                [keras.Input(SHAPE), keras.layers.Lambda(lambda t: t * 2.0, name="double"),
+                 keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)]
+            ),
+            r"Lambda layers \['double'\]",
+        ),
+        (lambda: keras_arches.VGG16(include_top=False, weights=None, pooling="avg"), "static size"),
+    ],
+)
+def test_unsupported_models_are_refused(make_model, message, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        export(make_model(), tmp_path / "m.tflite")
+
+
+def test_unwritable_paths_are_refused(tmp_path):
+    model = lrn_group_fire_se_model()
+    with pytest.raises(ValueError, match="does not exist"):
+        export(model, tmp_path / "missing" / "m.tflite")
+    with pytest.raises(ValueError, match="it is a directory"):
+        export(model, tmp_path)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="it is a file"):
+        export_all(model, tmp_path / "file", ["tflite_float32"])
+
+
+def test_full_integer_needs_a_representative_dataset_of_the_input_shape(tmp_path):
+    model = lrn_group_fire_se_model()
+    with pytest.raises(ValueError, match="pass representative_data"):
+        export(model, tmp_path / "m.tflite", format="tflite_int8")
+    wrong = np.zeros((4, 28, 28, 1), "float32")
+    with pytest.raises(ValueError, match=r"shape \(4, 28, 28, 1\).*samples of shape \(32, 32, 3\)"):
+        export(model, tmp_path / "m.tflite", format="tflite_int8", representative_data=wrong)
+
+
+def test_every_dataset_form_gives_the_same_samples():
+    images = synthetic_images(SHAPE, 10, seed=1)
+    labels = np.arange(10)
+    batches = [images[:4], images[4:8], images[8:]]
+    forms = [
+        images,
+        tf.data.Dataset.from_tensor_slices(images).batch(3),
+        tf.data.Dataset.from_tensor_slices((images, labels)).batch(4),
+        (batch for batch in batches),
+        lambda: ([sample[None]] for sample in images),  # TFLite's representative-dataset form
+        list(images),
+    ]
+    for data in forms:
+        np.testing.assert_array_equal(collect_samples(data, SHAPE, 7), images[:7])
+    x, y = collect_samples(
+        tf.data.Dataset.from_tensor_slices((images, np.eye(10)[labels])).batch(4), SHAPE, 10, labels=True
+    )
+    np.testing.assert_array_equal(y, labels)  # one-hot labels become class indices
+    with pytest.raises(ValueError, match="yielded no samples"):
+        collect_samples([], SHAPE, 3)
+
+
+# --- exports and their checks ------------------------------------------------------------
+
+
+def test_all_formats_of_lrn_grouped_conv_fire_se_model(tmp_path):
+    model = lrn_group_fire_se_model()
+    calibration = synthetic_images(SHAPE, 64, seed=3)
+    report = export_all(model, tmp_path, representative_data=calibration, latency_runs=2, verbose=False)
+    assert [r.format for r in report.results] == list(FORMATS)
+    x = calibration[:32]
+    reference = model.predict(x, verbose=0)
+    for format in ("tflite_float32", "tflite_float16", "tflite_int8_dynamic", "tflite_int8"):
+        result = report[format]
+        outputs, interpreter = tflite_outputs(result.path, x)
+        # The runner's figures are those of an independent interpreter.
+        np.testing.assert_allclose(result.max_abs_diff, np.abs(outputs - reference).max(), rtol=1e-3, atol=1e-7)
+        assert result.runtime == "ai_edge_litert"
+        # Builtin ops only, LRN included: no Flex ops, no custom ops.
+        assert "LOCAL_RESPONSE_NORMALIZATION" in op_names(interpreter)
+        assert not any(op.startswith("Flex") or op == "CUSTOM" for op in op_names(interpreter))
+        assert result.latency_ms > 0
+    assert report["tflite_float32"].max_abs_diff <= 1e-4
+    assert report["saved_model"].max_abs_diff <= 1e-4
+    loaded = tf.saved_model.load(report["saved_model"].path)
+    np.testing.assert_allclose(loaded.serve(x), reference, atol=1e-5)
+    assert report["tflite_float16"].top1_agreement >= 0.99
+    # Weight bytes: float16 halves and int8 quarters the float32 file (the Dense/conv kernels
+    # dominate this model's ~23k parameters; tensors under 1024 elements stay float32 in the
+    # int8 files, hence 0.45 rather than 0.25).
+    float32_size = report["tflite_float32"].size_bytes
+    assert float32_size > 4 * model.count_params()
+    assert report["tflite_float16"].size_bytes < 0.6 * float32_size
+    assert report["tflite_int8_dynamic"].size_bytes < 0.45 * float32_size
+    assert report["tflite_int8"].size_bytes < 0.45 * float32_size
+    assert 0.0 <= report["tflite_int8"].top1_agreement <= 1.0
+    saved = json.loads((tmp_path / "export_report.json").read_text())
+    assert saved["passed"] and saved["results"][1]["max_abs_diff"] == report["tflite_float32"].max_abs_diff
+
+
+def test_single_export_writes_file_and_report(tmp_path, capsys):
+    model = lrn_group_fire_se_model()
+    report = export(model, tmp_path / "small.tflite", latency_runs=2)
+    result = report["tflite_float32"]
+    assert result.path == str(tmp_path / "small.tflite") and result.passed
+    x = synthetic_images(SHAPE, 4, seed=9)
+    np.testing.assert_allclose(tflite_outputs(result.path, x)[0], model.predict(x, verbose=0), atol=1e-5)
+    assert json.loads((tmp_path / "small.tflite.report.json").read_text())["results"][0]["format"] == "tflite_float32"
+    assert "tflite_float32" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.tflite", "small.tflite.report.json"]
+
+
+def test_full_integer_io_model_runs_on_int8_tensors(tmp_path):
+    model = lrn_group_fire_se_model()
+    report = export(
+        model, tmp_path / "q.tflite", format="tflite_int8", int8_io=True,
+        representative_data=synthetic_images(SHAPE, 32, seed=4), latency_runs=1, verbose=False,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        interpreter = tf.lite.Interpreter(model_path=str(tmp_path / "q.tflite"))
+    assert interpreter.get_input_details()[0]["dtype"] == np.int8
+    assert interpreter.get_output_details()[0]["dtype"] == np.int8
+    assert report["tflite_int8"].max_abs_diff < 0.1  # softmax outputs in [0, 1], one int8 step ~ 1/256
+
+
+def test_mixed_precision_model_is_exported_from_a_float32_copy(tmp_path):
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    model = lrn_group_fire_se_model()
+    keras.mixed_precision.set_global_policy("float32")
+    copy = float32_copy(model)
+    assert copy is not model
+    assert {layer.dtype_policy.name for layer in copy.layers} == {"float32"}
+    assert "mixed_float16" in {layer.dtype_policy.name for layer in model.layers}  # not mutated
+    x = synthetic_images(SHAPE, 8, seed=5)
+    np.testing.assert_allclose(copy.predict(x, verbose=0), model.predict(x, verbose=0), atol=2e-2)
+    report = export(model, tmp_path / "mp.tflite", latency_runs=1, verbose=False)
+    outputs, interpreter = tflite_outputs(tmp_path / "mp.tflite", x)
+    assert not any(op.startswith("Flex") for op in op_names(interpreter))
+    assert interpreter.get_input_details()[0]["dtype"] == np.float32
+    np.testing.assert_allclose(outputs, copy.predict(x, verbose=0), atol=1e-5)
+    assert report["tflite_float32"].passed
+
+
+def test_auxiliary_heads_are_stripped(tmp_path):
+    inputs = keras.Input(SHAPE)
+    x = keras.layers.Conv2D(8, 3, activation="relu", name="conv")(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    main = keras.layers.Dense(5, activation="softmax", name="predictions")(pooled)
+    aux = keras.layers.Dense(3, activation="softmax", name="aux")(pooled)
+    model = keras.Model(inputs, [main, aux], name="with_aux")
+    export(model, tmp_path / "aux.tflite", latency_runs=1, verbose=False)
+    x = synthetic_images(SHAPE, 3)
+    outputs, interpreter = tflite_outputs(tmp_path / "aux.tflite", x)
+    assert len(interpreter.get_output_details()) == 1
+    np.testing.assert_allclose(outputs, model.predict(x, verbose=0)[0], atol=1e-5)
+
+
+@keras.saving.register_keras_serializable(package="keras_arches_tests")
+class Sinh(keras.layers.Layer):
+    """tf.math.sinh has a Flex kernel but no TFLite builtin."""
+
+    def call(self, inputs):
+        return tf.math.sinh(inputs)
+
+
+def test_ops_without_builtin_need_select_tf_ops(tmp_path):
+    inputs = keras.Input((8,))
+    model = keras.Model(inputs, keras.layers.Dense(4, name="dense")(Sinh(name="sinh")(inputs)))
+    x = np.random.default_rng(0).normal(size=(4, 8)).astype("float32")
+    with pytest.raises(ValueError, match=r"no builtin kernel for the TensorFlow ops \['Sinh'\].*select_tf_ops=True"):
+        export(model, tmp_path / "m.tflite", check_data=x)
+    with pytest.warns(UserWarning, match="Flex"), pytest.raises(ExportCheckError, match="Flex delegate"):
+        # This TensorFlow build links no Flex delegate: the file is written but cannot be checked.
+        export(model, tmp_path / "m.tflite", select_tf_ops=True, check_data=x, latency_runs=1)
+    with pytest.warns(UserWarning, match="Flex"):
+        report = export(model, tmp_path / "m.tflite", select_tf_ops=True, check=False)
+    assert report["tflite_float32"].max_abs_diff is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert "FlexSinh" in op_names(tf.lite.Interpreter(model_path=str(tmp_path / "m.tflite")))
+
+
+def test_failed_parity_raises_or_flags(tmp_path, monkeypatch):
+    import sys
+
+    export_module = sys.modules["keras_arches.export"]
+    # Float16 weights cannot reproduce float32 outputs to 1e-9: a tolerance no export meets.
+    monkeypatch.setattr(export_module, "_FLOAT32_FORMATS", ("tflite_float16",))
+    monkeypatch.setattr(export_module, "FLOAT32_TOLERANCE", 1e-9)
+    model = lrn_group_fire_se_model()
+    with pytest.raises(ExportCheckError, match="tflite_float16 failed its checks: max\\|delta\\|"):
+        export(model, tmp_path / "h.tflite", format="tflite_float16", latency_runs=1, verbose=False)
+    report = export(model, tmp_path / "h.tflite", format="tflite_float16", strict=False, latency_runs=1)
+    assert not report.passed and "FAIL" in report.table()
+
+
+# --- accuracy of a trained model ---------------------------------------------------------
+
+
+def quadrant_data(count, seed):
+    """Dark images with one bright quadrant; the label is the quadrant (learnable in seconds)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 4, count)
+    x = rng.uniform(0, 0.3, (count, 16, 16, 1)).astype("float32")
+    for image, label in zip(x, labels):
+        row, col = divmod(int(label), 2)
+        image[row * 8 : row * 8 + 8, col * 8 : col * 8 + 8] += 0.7
+    return x, labels
+
+
+def test_int8_of_a_trained_model_keeps_accuracy_within_a_point(tmp_path):
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(8, 3, activation="relu", name="conv")(inputs)
+    x = keras.layers.MaxPooling2D(2, name="pool")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    outputs = keras.layers.Dense(4, activation="softmax", name="predictions")(x)
+    model = keras.Model(inputs, outputs, name="quadrants")
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
+    train_x, train_y = quadrant_data(512, seed=0)
+    model.fit(train_x, train_y, epochs=5, batch_size=32, verbose=0)
+    test = tf.data.Dataset.from_tensor_slices(quadrant_data(400, seed=1)).batch(50)
+    float_accuracy = accuracy(model, test)
+    assert float_accuracy > 0.95  # trained: a real accuracy to lose
+    report = export_all(
+        model, tmp_path, ["tflite_float32", "tflite_int8_dynamic", "tflite_int8"],
+        representative_data=train_x[:100], labelled_data=test, latency_runs=1, verbose=False,
+    )
+    assert report.keras_accuracy == pytest.approx(float_accuracy)
+    for format in ("tflite_int8_dynamic", "tflite_int8"):
+        assert report[format].accuracy >= float_accuracy - 0.01
+        assert accuracy(report[format].path, test) == pytest.approx(report[format].accuracy)
+    assert report["tflite_float32"].accuracy == pytest.approx(float_accuracy)
+
+
+# --- the CLI -----------------------------------------------------------------------------
+
+
+def test_cli_exports_a_keras_file(tmp_path, capsys):
+    model = lrn_group_fire_se_model()
+    model.save(tmp_path / "small.keras")
+    np.save(tmp_path / "calibration.npy", synthetic_images(SHAPE, 16, seed=2))
+    argv = ["export", str(tmp_path / "small.keras"), "--format", "tflite_float32,tflite_int8",
+            "--output", str(tmp_path / "out"), "--representative-dataset", str(tmp_path / "calibration.npy")]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "tflite_float32" in out and "tflite_int8" in out and "export_report.json" in out
+    assert (tmp_path / "out" / "small_tflite_int8.tflite").is_file()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["export", "nowhere.keras", "--output", "o"], "No model file 'nowhere.keras'"),
+        (["export", "{model}", "--output", "{tmp}/o", "--format", "onnx"], "Unknown export format 'onnx'"),
+        (["export", "{corrupt}", "--output", "{tmp}/o"], "Cannot load"),
+        (["export", "{model}", "--output", "{tmp}/o", "--format", "tflite_int8",
+          "--representative-dataset", "imagenet"], "Unknown dataset 'imagenet'"),
+    ],
+)
+def test_cli_errors(argv, message, tmp_path, capsys):
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]).save(tmp_path / "m.keras")
+    (tmp_path / "corrupt.keras").write_bytes(b"not a zip file")
+    names = {"model": tmp_path / "m.keras", "corrupt": tmp_path / "corrupt.keras", "tmp": tmp_path}
+    assert cli.main([arg.format(**names) for arg in argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+# --- one model of each family ------------------------------------------------------------
+
+
+def test_vgg16_small_top_float32(tmp_path):
+    base = keras_arches.VGG16(include_top=False, weights=None, input_shape=SHAPE, pooling="avg")
+    model = keras.Model(base.input, keras.layers.Dense(10, name="top")(base.output), name="vgg16_small")
+    report = export_all(model, tmp_path, ["tflite_float32"], check_samples=8, latency_runs=2, verbose=False)
+    assert report["tflite_float32"].max_abs_diff <= 1e-4 * max(1.0, report["tflite_float32"].max_abs_reference)
+    # 14.7M conv + 5k top parameters, 4 bytes each.
+    assert abs(report["tflite_float32"].size_bytes - 4 * model.count_params()) < 0.01 * 4 * model.count_params()
+
+
+# Small input per registry name (the contract's test size where the architecture allows).
+FAMILY_SIZES = {
+    "LeNet5": 32, "AlexNet": 227, "VGG16": 32, "NiN": 224, "GoogLeNet": 224, "SqueezeNet1_1": 64,
+    "InceptionV3": 75, "Xception": 71, "ResNet50": 32, "WideResNet50_2": 32, "ResNeXt50_32x4d": 32,
+    "SEResNet50": 32, "DenseNet121": 32, "FractalNet": 32,
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(FAMILY_SIZES))
+def test_one_model_per_family_exports_within_bounds(name, tmp_path):
+    try:
+        info = registry.model_info(name)
+    except ValueError:
+        pytest.skip(f"{name} is not registered in this checkout")
+    size = max(FAMILY_SIZES[name], info.min_size)
+    model = info.builder(weights=None, input_shape=(size, size, info.channels), classes=10)
+    report = export_all(
+        model, tmp_path, ["tflite_float32", "tflite_float16"], check_samples=8, latency_runs=1,
+        strict=False, verbose=False,
+    )
+    float32 = report["tflite_float32"]
+    assert float32.max_abs_diff <= 1e-4 * max(1.0, float32.max_abs_reference), float32
+    assert report["tflite_float16"].top1_agreement >= 0.99, report["tflite_float16"]
+    assert not any(op.startswith("Flex") for op in float32.ops)
