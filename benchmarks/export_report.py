@@ -23,7 +23,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from keras_arches import registry  # noqa: E402
-from keras_arches.export import FORMATS, export_all, synthetic_images  # noqa: E402
+from keras_arches.exporting import FORMATS, export_all, synthetic_images  # noqa: E402
 
 
 def build(name, size, weights):

@@ -10,9 +10,10 @@ from keras_arches import layers  # noqa: F401
 from keras_arches.models import *  # noqa: F401,F403  (registers the builders)
 from keras_arches.models import __all__ as _model_names
 from keras_arches.contract import strip_auxiliary
-from keras_arches.export import export, export_all
+from keras_arches.exporting import export, export_all
 from keras_arches.registry import get_model, list_models, model_info
 
 __all__ = [
-    "export", "export_all", "get_model", "layers", "list_models", "model_info", "strip_auxiliary", *_model_names
+    "export", "export_all", "get_model", "layers", "list_models", "model_info",
+    "strip_auxiliary", *_model_names,
 ]

@@ -8,9 +8,8 @@ import argparse
 import json
 import sys
 
-# keras_arches.export is also the name of the function the package exports: import by name.
-from keras_arches.export import add_cli_arguments as _add_export_arguments
-from keras_arches.export import run_cli as _run_export
+from keras_arches.exporting import add_cli_arguments as _add_export_arguments
+from keras_arches.exporting import run_cli as _run_export
 
 
 def _add_model_arguments(parser):

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 import keras_arches
 from keras_arches import cli, registry
-from keras_arches.export import (
+from keras_arches.exporting import (
     FORMATS,
     ExportCheckError,
     accuracy,
@@ -254,7 +254,7 @@ def test_ops_without_builtin_need_select_tf_ops(tmp_path):
 def test_failed_parity_raises_or_flags(tmp_path, monkeypatch):
     import sys
 
-    export_module = sys.modules["keras_arches.export"]
+    export_module = sys.modules["keras_arches.exporting"]
     # Float16 weights cannot reproduce float32 outputs to 1e-9: a tolerance no export meets.
     monkeypatch.setattr(export_module, "_FLOAT32_FORMATS", ("tflite_float16",))
     monkeypatch.setattr(export_module, "FLOAT32_TOLERANCE", 1e-9)
