@@ -8,6 +8,8 @@ import argparse
 import json
 import sys
 
+from keras_arches.analysis import add_profile_arguments, run_profile_command
+
 
 def _add_model_arguments(parser):
     parser.add_argument("model", help="a registered model name, see `keras-arches list`")
@@ -56,6 +58,7 @@ COMMANDS = [
         _run_list,
     ),
     ("summary", _add_model_arguments, _run_summary),
+    ("profile", add_profile_arguments, run_profile_command),
 ]
 
 
