@@ -178,7 +178,8 @@ def _elements(shape):
 
 
 def _channel_axis(layer):
-    return 1 if getattr(layer, "data_format", "channels_last") == "channels_first" else -1
+    """The channel axis of a layer's shapes without their batch dimension."""
+    return 0 if getattr(layer, "data_format", "channels_last") == "channels_first" else -1
 
 
 def _leaf_cost(layer, in_shapes, out_shape):
