@@ -15,5 +15,12 @@ from keras_arches.ensemble import ensemble
 from keras_arches.registry import get_model, list_models, model_info
 
 __all__ = [
-    "ensemble", "get_model", "layers", "list_models", "model_info", "profile", "strip_auxiliary", *_model_names
+    "ensemble",
+    "get_model",
+    "layers",
+    "list_models",
+    "model_info",
+    "profile",
+    "strip_auxiliary",
+    *_model_names,
 ]

@@ -29,7 +29,7 @@ import warnings
 
 import keras
 
-from keras_arches.layers import LocalResponseNormalization, SqueezeExcite, StochasticDepth
+from keras_arches.layers import LocalResponseNormalization, SqueezeExcite
 
 BYTES_PER_ELEMENT = 4
 
@@ -103,6 +103,7 @@ class Profile:
         return sum(r.memory_kb for r in self.rows)
 
     def __getitem__(self, name):
+        """The first row named ``name`` (a shared layer has one row per call)."""
         for row in self.rows:
             if row.name == name:
                 return row
@@ -133,7 +134,9 @@ class Profile:
         """Writes the rows (raw numbers, no thousands separators) and a total row to ``path``."""
         with open(path, "w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["layer", "type", "output_shape", "memory_kb", "params", "macs", "flops"])
+            writer.writerow(
+                ["layer", "type", "output_shape", "memory_kb", "params", "macs", "flops"]
+            )
             for r in self.rows:
                 writer.writerow([r.name, r.type, _shape_text(r.output_shape), r.memory_kb, r.params,
                                  r.macs, r.flops])
@@ -220,9 +223,9 @@ def _own_extra_cost(layer, in_shapes, out_shape):
 
 
 def _sublayers(layer):
-    if isinstance(layer, (keras.Model, StochasticDepth)):
+    if isinstance(layer, keras.Model):  # expanded through its graph instead
         return []
-    return [sub for sub in layer._flatten_layers(include_self=False, recursive=False)]
+    return list(layer._flatten_layers(include_self=False, recursive=False))
 
 
 def _graph(model):
@@ -272,7 +275,9 @@ class _Counter:
     def graph(self, graph, prefix, top):
         order = {id(layer): i for i, layer in enumerate(graph._operations)}
         for depth in sorted(graph._nodes_by_depth, reverse=True):
-            nodes = sorted(graph._nodes_by_depth[depth], key=lambda n: order.get(id(n.operation), 0))
+            nodes = sorted(
+                graph._nodes_by_depth[depth], key=lambda n: order.get(id(n.operation), 0)
+            )
             for node in nodes:
                 layer = node.operation
                 if node.is_input:
@@ -280,11 +285,12 @@ class _Counter:
                         shape = _static(node.outputs[0].shape, f"input {layer.name!r}")
                         self.add(prefix + layer.name, "InputLayer", shape, 0, 0, 0)
                     continue
-                ins = [_static(t.shape, f"the input of layer {layer.name!r}") for t in node.input_tensors]
-                outs = [_static(t.shape, f"the output of layer {layer.name!r}") for t in node.outputs]
-                self.call(layer, prefix + layer.name, ins, outs, node.input_tensors)
+                where = f"layer {layer.name!r}"
+                ins = [_static(t.shape, f"the input of {where}") for t in node.input_tensors]
+                outs = [_static(t.shape, f"the output of {where}") for t in node.outputs]
+                self.call(layer, prefix + layer.name, ins, outs)
 
-    def call(self, layer, name, ins, outs, inputs):
+    def call(self, layer, name, ins, outs):
         nested = _graph(layer) if isinstance(layer, keras.Model) else None
         if nested is not None:
             inner = [_static(t.shape, repr(layer.name)) if None not in tuple(t.shape)[1:] else None
@@ -309,7 +315,7 @@ class _Counter:
         for sub, sub_ins, sub_outs in calls:
             if id(sub) not in self.seen:
                 sub_params += sub.count_params()
-            self.call(sub, f"{name}/{sub.name}", sub_ins, sub_outs, None)
+            self.call(sub, f"{name}/{sub.name}", sub_ins, sub_outs)
         own_params = self.params_once(layer, max(layer.count_params() - sub_params, 0))
         macs, other = _own_extra_cost(layer, ins, outs[0])
         if own_params or macs or other or not produced or len(self.rows) == before:
@@ -381,7 +387,9 @@ def profile(model, batch_size=1):
     FLOPs. Returns a :class:`Profile`.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}")
+        raise ValueError(
+            f"`batch_size` must be a positive integer. Received: batch_size={batch_size!r}"
+        )
     if not isinstance(model, keras.Model):
         raise ValueError(f"profile() expects a keras.Model. Received: {type(model).__name__}")
     graph = _graph(model)
@@ -520,12 +528,12 @@ def complexity_chart(path, models=None, accuracy=None, cache=None):
     import matplotlib.pyplot as plt
 
     accuracy = PUBLISHED_TOP1 if accuracy is None else accuracy
-    names = [m for m in (models or []) if not isinstance(m, Profile)]
-    summaries = dict(profile_registered(names or None if models is None else names, cache=cache)
-                     if (models is None or names) else {})
-    for item in models or []:
-        if isinstance(item, Profile):
-            summaries[item.name] = item.summary()
+    if models is None:
+        summaries = profile_registered(cache=cache)
+    else:
+        names = [m for m in models if not isinstance(m, Profile)]
+        summaries = profile_registered(names, cache=cache) if names else {}
+        summaries.update({m.name: m.summary() for m in models if isinstance(m, Profile)})
     if not summaries:
         raise ValueError("complexity_chart() needs at least one model to plot.")
 
@@ -537,6 +545,13 @@ def complexity_chart(path, models=None, accuracy=None, cache=None):
         x, y = s["params"] / 1e6, s["flops"] / 1e9
         left.scatter(x, y, s=40, alpha=0.7)
         left.annotate(name, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    params = [s["params"] for s in summaries.values()]
+    flops = [max(s["flops"], 1) for s in summaries.values()]
+    # SqueezeNet to VGG spans two orders of magnitude: a log axis keeps both readable.
+    if max(params) > 20 * max(min(params), 1):
+        left.set_xscale("log")
+    if max(flops) > 20 * min(flops):
+        left.set_yscale("log")
     left.set_xlabel("parameters (millions)")
     left.set_ylabel("GFLOPs per image (1 multiply-add = 1 FLOP)")
     left.set_title("Complexity of the registered models")
@@ -549,6 +564,7 @@ def complexity_chart(path, models=None, accuracy=None, cache=None):
             s = summaries[name]
             right.scatter(s["flops"] / 1e9, top1, s=max(s["params"] / 1e5, 10), alpha=0.45)
             right.annotate(name, (s["flops"] / 1e9, top1), fontsize=7, ha="center")
+        right.set_xscale("log")
         right.set_xlabel("GFLOPs per image")
         right.set_ylabel("ImageNet top-1 accuracy (%)")
         right.set_title("Accuracy vs operations (bubble area = parameters)")

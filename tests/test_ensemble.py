@@ -20,7 +20,8 @@ def _vgg(name, **kwargs):
 def _with_aux_head(name, classes=7):
     x = keras.Input(SHAPE)
     y = L.Conv2D(8, 3, padding="same", activation="relu", name="conv")(x)
-    main = L.Dense(classes, activation="softmax", name="predictions")(L.GlobalAveragePooling2D(name="gap")(y))
+    pooled = L.GlobalAveragePooling2D(name="gap")(y)
+    main = L.Dense(classes, activation="softmax", name="predictions")(pooled)
     aux = AuxiliaryClassifier(classes, pool_size=5, pool_strides=3, name="aux")(y)
     return keras.Model(x, [main, aux], name=name)
 
