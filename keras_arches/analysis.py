@@ -408,13 +408,11 @@ def profile(model, batch_size=1):
 
 def _graphviz_missing():
     """Why ``keras.utils.plot_model`` cannot run here, or None when it can."""
-    try:
-        import pydot  # noqa: F401
-    except ImportError:
+    from keras.src.utils import model_visualization
+
+    if not model_visualization.check_pydot():
         return "pydot is not installed (pip install pydot)"
-    try:
-        keras.src.utils.model_visualization.check_graphviz()
-    except Exception:
+    if not model_visualization.check_graphviz():
         return "the graphviz `dot` program is not installed (e.g. apt-get install graphviz)"
     return None
 

@@ -409,6 +409,18 @@ def test_diagram_is_skipped_with_a_message_without_graphviz(tmp_path, monkeypatc
     assert not (tmp_path / "d.png").exists()
 
 
+def test_diagram_in_this_environment(tmp_path):
+    model = _model((4,), L.Dense(2))
+    missing = analysis._graphviz_missing()
+    if missing is None:
+        assert analysis.plot_diagram(model, tmp_path / "d.png") == tmp_path / "d.png"
+        assert (tmp_path / "d.png").stat().st_size > 0
+    else:
+        assert "pydot" in missing or "graphviz" in missing
+        with pytest.warns(UserWarning, match="skipped: " + re.escape(missing)):
+            assert analysis.plot_diagram(model, tmp_path / "d.png") is None
+
+
 def test_cli_profile(tmp_path, capsys):
     path = tmp_path / "vgg.csv"
     argv = ["profile", "vgg16", "--input-size", "32", "--batch-size", "2", "--csv", str(path)]
