@@ -309,7 +309,14 @@ class _Counter:
 
     def composite(self, layer, name, ins, outs):
         """A layer with sub-layers: trace its call and count every sub-layer call."""
-        calls, produced = _trace(layer, ins)
+        try:
+            calls, produced = _trace(layer, ins)
+        except Exception as error:  # an exotic call(): count the layer whole, and say so
+            warnings.warn(f"profile(): could not trace {name!r} ({type(layer).__name__}): {error}; "
+                          "its sub-layers' operations are not counted.", UserWarning, stacklevel=3)
+            self.add(name, type(layer).__name__, outs[0],
+                     self.params_once(layer, layer.count_params()), 0, 0)
+            return
         before = len(self.rows)
         sub_params = 0
         for sub, sub_ins, sub_outs in calls:
@@ -359,13 +366,13 @@ def _trace(layer, ins):
     and whether its output is a sub-layer's output (else the layer makes a tensor of its own)."""
     captured = {}
 
-    def call(*inputs):
-        captured["out"] = layer.call(*inputs)
+    def call(inputs):
+        captured["out"] = layer.call(inputs)
         return captured["out"]
 
     specs = [keras.KerasTensor((1, *shape)) for shape in ins]
     with _recording_layer_calls() as records:
-        keras.src.backend.compute_output_spec(call, *specs)
+        keras.src.backend.compute_output_spec(call, specs[0] if len(specs) == 1 else specs)
     calls, produced_ids = [], set()
     for sub, arguments, outputs in records:
         sub_ins = [_static(t.shape, repr(sub.name)) for t in _tensors(arguments)]

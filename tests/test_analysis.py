@@ -440,3 +440,26 @@ def test_cli_profile(tmp_path, capsys):
 def test_cli_profile_bad_model(capsys):
     assert cli.main(["profile", "vgg17"]) == 2
     assert "Unknown model 'vgg17'" in capsys.readouterr().err
+
+
+@keras.saving.register_keras_serializable(package="keras_arches_tests")
+class _WeightedSum(L.Layer):
+    """A composite merge layer: a 1x1 conv on each of two inputs, then their sum."""
+
+    def __init__(self, filters, **kwargs):
+        super().__init__(**kwargs)
+        self.left = L.Conv2D(filters, 1, name="left")
+        self.right = L.Conv2D(filters, 1, name="right")
+
+    def call(self, inputs):
+        return self.left(inputs[0]) + self.right(inputs[1])
+
+
+def test_composite_layer_with_several_inputs():
+    a, b = keras.Input((6, 6, 3)), keras.Input((6, 6, 5))
+    model = keras.Model([a, b], _WeightedSum(4, name="ws")([a, b]))
+    p = keras_arches.profile(model)
+    assert (p["ws/left"].macs, p["ws/right"].macs) == (36 * 4 * 3, 36 * 4 * 5)
+    # The sum is the layer's own tensor: its memory is counted on the layer's row.
+    assert p["ws"].memory_kb == 36 * 4 * 4 / 1024
+    assert p.params == model.count_params()
