@@ -390,9 +390,9 @@ def profile(model, batch_size=1):
     expanded into its layers, rows named ``"outer/inner"``; a composite custom layer such as
     ``FireModule`` is traced into its sub-layers; ``keras.ops`` arithmetic outside sub-layers is
     not counted, except ``SqueezeExcite``'s mean and gating). ``batch_size`` multiplies the
-    activation memory, MACs and FLOPs (not the parameters). Conventions: see :mod:`keras_arches.analysis`;
-    ``Profile.macs`` is the ``REFERENCE_PARAMS.md`` MAC column, ``Profile.flops`` the lecture's
-    FLOPs. Returns a :class:`Profile`.
+    activation memory, MACs and FLOPs (not the parameters). Conventions: see
+    :mod:`keras_arches.analysis`; ``Profile.macs`` is the ``REFERENCE_PARAMS.md`` MAC column,
+    ``Profile.flops`` the lecture's FLOPs. Returns a :class:`Profile`.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(
