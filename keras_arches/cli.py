@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 
+from keras_arches.analysis import add_profile_arguments, run_profile_command
 from keras_arches.exporting import add_cli_arguments as _add_export_arguments
 from keras_arches.exporting import run_cli as _run_export
 
@@ -60,6 +61,7 @@ COMMANDS = [
     ),
     ("summary", _add_model_arguments, _run_summary),
     ("export", _add_export_arguments, _run_export),
+    ("profile", add_profile_arguments, run_profile_command),
 ]
 
 
