@@ -30,6 +30,7 @@ import warnings
 import keras
 
 from keras_arches.layers import LocalResponseNormalization, SqueezeExcite
+from keras_arches.layers.connection_table import ConnectionTableConv2D
 
 BYTES_PER_ELEMENT = 4
 
@@ -201,6 +202,10 @@ def _leaf_cost(layer, in_shapes, out_shape):
     if isinstance(layer, _CONVS):
         cin = int(in_shapes[0][_channel_axis(layer)])
         return out * (cin // layer.groups) * math.prod(layer.kernel_size), 0
+    if isinstance(layer, ConnectionTableConv2D):
+        # Only the table's connections are multiplied; the gathered zeros are not work.
+        spatial = out // len(layer.connections)
+        return spatial * math.prod(layer.kernel.shape), 0
     if isinstance(layer, keras.layers.Dense):
         return out * int(in_shapes[0][-1]), 0
     if isinstance(layer, _POOLS):
