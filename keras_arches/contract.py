@@ -35,6 +35,35 @@ def head_dtype():
     return "float32" if policy.startswith("mixed") else None
 
 
+def check_rate(name, value):
+    """Validates a probability-like architecture option (dropout, drop-path) in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"`{name}` must be a number in [0, 1). Received: {name}={value!r}")
+
+
+def check_width(width_multiplier, weights=None):
+    """Validates a channel multiplier; published checkpoints exist only for 1.0."""
+    if (
+        isinstance(width_multiplier, bool)
+        or not isinstance(width_multiplier, (int, float))
+        or not 0 < width_multiplier <= 8
+    ):
+        raise ValueError(
+            "`width_multiplier` must be a number in (0, 8]. Received: "
+            f"width_multiplier={width_multiplier!r}"
+        )
+    if width_multiplier != 1 and isinstance(weights, str) and weights == "imagenet":
+        raise ValueError(
+            "`weights='imagenet'` fits only `width_multiplier=1.0`. Received: "
+            f"width_multiplier={width_multiplier}"
+        )
+
+
+def scale_width(filters, width_multiplier):
+    """``filters`` times the channel multiplier, rounded, at least 1."""
+    return max(1, int(round(filters * width_multiplier)))
+
+
 def _spatial_and_channels(shape):
     if keras.config.image_data_format() == "channels_first":
         return shape[1:], shape[0]

@@ -2,7 +2,7 @@
 
 from keras import layers
 
-from keras_arches.contract import Contract
+from keras_arches.contract import Contract, check_rate
 from keras_arches.layers import CeilPooling2D, LocalResponseNormalization
 from keras_arches.registry import register
 
@@ -38,10 +38,6 @@ def _fc_top(c, x, dropout_rate):
     return c.model(c.head(x, global_pool=False))
 
 
-def _check_dropout(dropout_rate):
-    if isinstance(dropout_rate, bool) or not isinstance(dropout_rate, (int, float)) or not 0 <= dropout_rate < 1:
-        raise ValueError(f"`dropout_rate` must be a number in [0, 1). Received: dropout_rate={dropout_rate!r}")
-
 
 @register(
     family="alexnet",
@@ -75,7 +71,7 @@ def AlexNet(
     """
     if groups not in (1, 2):
         raise ValueError(f"`groups` must be 1 (one tower) or 2 (the paper's two towers). Received: groups={groups!r}")
-    _check_dropout(dropout_rate)
+    check_rate("dropout_rate", dropout_rate)
     c = Contract(
         AlexNet.info, include_top, weights, input_tensor, input_shape, pooling,
         classes, classifier_activation, name,
@@ -129,7 +125,7 @@ def ZFNet(
             "`conv3_5_filters` must be three positive integers (conv3, conv4, conv5). "
             f"Received: conv3_5_filters={conv3_5_filters!r}"
         )
-    _check_dropout(dropout_rate)
+    check_rate("dropout_rate", dropout_rate)
     c = Contract(
         ZFNet.info, include_top, weights, input_tensor, input_shape, pooling,
         classes, classifier_activation, name,

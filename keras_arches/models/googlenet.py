@@ -2,7 +2,7 @@
 
 from keras import layers
 
-from keras_arches.contract import Contract
+from keras_arches.contract import Contract, check_rate, check_width, scale_width
 from keras_arches.layers import AuxiliaryClassifier, CeilPooling2D, LocalResponseNormalization
 from keras_arches.registry import register
 
@@ -80,6 +80,7 @@ def GoogLeNet(
     name="googlenet",
     aux_classifiers=False,
     dropout_rate=0.4,
+    width_multiplier=1.0,
 ):
     """GoogLeNet as in Table 1 of Szegedy et al. (2015): no batch norm, real 5x5 branches.
 
@@ -90,7 +91,8 @@ def GoogLeNet(
     auxiliary heads on 4a and 4d (5x5/3 average pool -> 1x1 conv 128 -> FC 1024 -> dropout 0.7 ->
     FC ``classes``) and the model returns ``[predictions, aux1, aux2]``: compile with one loss
     per output and ``loss_weights=[1, 0.3, 0.3]`` and use ``keras_arches.strip_auxiliary(model)`` for inference.
-    ``include_top=False`` gives 5b's maps (aux heads need the top). Returns a Keras ``Model``.
+    ``include_top=False`` gives 5b's maps (aux heads need the top). ``width_multiplier`` scales
+    the stem and every branch of Table 1. Returns a Keras ``Model``.
     """
     if not isinstance(aux_classifiers, bool):
         raise ValueError(f"`aux_classifiers` must be True or False. Received: aux_classifiers={aux_classifiers!r}")
@@ -99,8 +101,8 @@ def GoogLeNet(
             "`aux_classifiers=True` needs `include_top=True`: the auxiliary heads are classifiers. "
             "Received: include_top=False"
         )
-    if isinstance(dropout_rate, bool) or not isinstance(dropout_rate, (int, float)) or not 0 <= dropout_rate < 1:
-        raise ValueError(f"`dropout_rate` must be a number in [0, 1). Received: dropout_rate={dropout_rate!r}")
+    check_rate("dropout_rate", dropout_rate)
+    check_width(width_multiplier, weights)
     c = Contract(
         GoogLeNet.info, include_top, weights, input_tensor, input_shape, pooling,
         classes, classifier_activation, name,
@@ -108,19 +110,23 @@ def GoogLeNet(
     axis = c.channel_axis
     data_format = "channels_last" if axis == -1 else "channels_first"
 
+    def width(filters):
+        return scale_width(filters, width_multiplier)
+
     x = layers.ZeroPadding2D(3, name="conv1_pad")(c.image)
-    x = layers.Conv2D(64, 7, strides=2, activation="relu", name="conv1_7x7")(x)
+    x = layers.Conv2D(width(64), 7, strides=2, activation="relu", name="conv1_7x7")(x)
     x = CeilPooling2D(3, 2, data_format=data_format, name="pool1")(x)
     x = _lrn(data_format, "norm1")(x)
-    x = layers.Conv2D(64, 1, activation="relu", name="conv2_3x3_reduce")(x)
-    x = layers.Conv2D(192, 3, padding="same", activation="relu", name="conv2_3x3")(x)
+    x = layers.Conv2D(width(64), 1, activation="relu", name="conv2_3x3_reduce")(x)
+    x = layers.Conv2D(width(192), 3, padding="same", activation="relu", name="conv2_3x3")(x)
     x = _lrn(data_format, "norm2")(x)
     x = CeilPooling2D(3, 2, data_format=data_format, name="pool2")(x)
 
     aux = []
     for stage, modules in (("3", "ab"), ("4", "abcde"), ("5", "ab")):
         for m in modules:
-            x = inception_module(x, *INCEPTION_TABLE[stage + m], name=f"inception_{stage}{m}", axis=axis)
+            filters = map(width, INCEPTION_TABLE[stage + m])
+            x = inception_module(x, *filters, name=f"inception_{stage}{m}", axis=axis)
             if aux_classifiers and stage + m in ("4a", "4d"):
                 aux.append(
                     AuxiliaryClassifier(

@@ -4,7 +4,7 @@ import dataclasses
 
 from keras import layers
 
-from keras_arches.contract import Contract, head_dtype
+from keras_arches.contract import Contract, check_rate, head_dtype
 from keras_arches.layers import CeilPooling2D
 from keras_arches.registry import register
 
@@ -106,8 +106,7 @@ def NiN(
     """
     if variant not in VARIANTS:
         raise ValueError(f"`variant` must be one of {sorted(VARIANTS)}. Received: variant={variant!r}")
-    if isinstance(dropout_rate, bool) or not isinstance(dropout_rate, (int, float)) or not 0 <= dropout_rate < 1:
-        raise ValueError(f"`dropout_rate` must be a number in [0, 1). Received: dropout_rate={dropout_rate!r}")
+    check_rate("dropout_rate", dropout_rate)
     info = NiN.info
     if variant == "cifar10":
         info = dataclasses.replace(info, default_size=32, min_size=32)

@@ -2,7 +2,7 @@
 
 from keras import layers
 
-from keras_arches.contract import Contract
+from keras_arches.contract import Contract, check_rate, check_width, scale_width
 from keras_arches.layers import CeilPooling2D, FireModule
 from keras_arches.models.nin import gap_classifier
 from keras_arches.registry import register
@@ -19,25 +19,26 @@ _FIRES = (
 )
 
 
-def _squeezenet(c, stem_filters, stem_kernel, pool_after, dropout_rate):
+def _squeezenet(c, stem_filters, stem_kernel, pool_after, dropout_rate, width_multiplier):
     """conv1 (stride 2, 'valid') -> pools and fire2..fire9 -> NiN-style conv10 classifier.
 
     ``pool_after`` names the fire modules followed by a 3x3/2 max pool (0 is conv1); pools
     round up like torchvision's ``ceil_mode=True`` (224 -> 109 -> 54 -> 27 -> 13 for 1.0).
+    Every width but the classifier's is multiplied by ``width_multiplier``.
     """
     data_format = "channels_last" if c.channel_axis == -1 else "channels_first"
-    x = layers.Conv2D(stem_filters, stem_kernel, strides=2, activation="relu", name="conv1")(c.image)
+    x = layers.Conv2D(
+        scale_width(stem_filters, width_multiplier), stem_kernel, strides=2, activation="relu",
+        name="conv1",
+    )(c.image)
     x = CeilPooling2D(3, 2, data_format=data_format, name="pool1")(x)
-    for i, (squeeze, expand1x1, expand3x3) in enumerate(_FIRES, 2):
-        x = FireModule(squeeze, expand1x1, expand3x3, data_format=data_format, name=f"fire{i}")(x)
+    for i, widths in enumerate(_FIRES, 2):
+        widths = [scale_width(w, width_multiplier) for w in widths]
+        x = FireModule(*widths, data_format=data_format, name=f"fire{i}")(x)
         if i in pool_after:
             x = CeilPooling2D(3, 2, data_format=data_format, name=f"pool{i}")(x)
     return c.model(gap_classifier(c, x, "conv10", dropout_rate=dropout_rate))
 
-
-def _check_dropout(dropout_rate):
-    if isinstance(dropout_rate, bool) or not isinstance(dropout_rate, (int, float)) or not 0 <= dropout_rate < 1:
-        raise ValueError(f"`dropout_rate` must be a number in [0, 1). Received: dropout_rate={dropout_rate!r}")
 
 
 @register(
@@ -58,6 +59,7 @@ def SqueezeNet1_0(
     classifier_activation="softmax",
     name="squeezenet1_0",
     dropout_rate=0.5,
+    width_multiplier=1.0,
 ):
     """SqueezeNet 1.0 of Iandola et al. (2016), layer for layer torchvision's ``squeezenet1_0``.
 
@@ -65,14 +67,15 @@ def SqueezeNet1_0(
     at 224) -> dropout ``dropout_rate`` -> conv10 1x1 to ``classes`` + ReLU -> global average
     pool -> ``classifier_activation``. The top is dropout + conv10 + pooling, so
     ``include_top=False`` gives fire9's maps. Pools are 3x3/2 rounding up (``ceil_mode``).
-    Returns a Keras ``Model``.
+    ``width_multiplier`` scales conv1 and every fire module. Returns a Keras ``Model``.
     """
-    _check_dropout(dropout_rate)
+    check_rate("dropout_rate", dropout_rate)
+    check_width(width_multiplier, weights)
     c = Contract(
         SqueezeNet1_0.info, include_top, weights, input_tensor, input_shape, pooling,
         classes, classifier_activation, name,
     )
-    return _squeezenet(c, 96, 7, (4, 8), dropout_rate)
+    return _squeezenet(c, 96, 7, (4, 8), dropout_rate, width_multiplier)
 
 
 @register(
@@ -93,15 +96,17 @@ def SqueezeNet1_1(
     classifier_activation="softmax",
     name="squeezenet1_1",
     dropout_rate=0.5,
+    width_multiplier=1.0,
 ):
     """SqueezeNet 1.1 (the SqueezeNet authors' 2.4x cheaper revision), as torchvision's
     ``squeezenet1_1``: conv1 64@3x3/2 and the pools moved earlier (after conv1, fire3, fire5:
     224 -> 111 -> 55 -> 27 -> 13), same fire modules and top as :func:`SqueezeNet1_0`.
     Returns a Keras ``Model``.
     """
-    _check_dropout(dropout_rate)
+    check_rate("dropout_rate", dropout_rate)
+    check_width(width_multiplier, weights)
     c = Contract(
         SqueezeNet1_1.info, include_top, weights, input_tensor, input_shape, pooling,
         classes, classifier_activation, name,
     )
-    return _squeezenet(c, 64, 3, (3, 5), dropout_rate)
+    return _squeezenet(c, 64, 3, (3, 5), dropout_rate, width_multiplier)

@@ -6,7 +6,7 @@ weights, so keras' published ImageNet files load by name.
 
 from keras import layers
 
-from keras_arches.contract import Contract
+from keras_arches.contract import Contract, check_width, scale_width
 from keras_arches.registry import WeightsFile, register
 
 _PAPER = "Simonyan & Zisserman 2015, Very Deep Convolutional Networks (arXiv:1409.1556)"
@@ -18,19 +18,21 @@ def _weights(depth, top_hash, notop_hash):
     return {"imagenet": WeightsFile(f"{stem}.h5", top_hash, f"{stem}_notop.h5", notop_hash)}
 
 
-def _vgg(c, convs_per_block):
-    """The five conv blocks (64-128-256-512-512 filters) and the FC top."""
+def _vgg(c, convs_per_block, width_multiplier):
+    """The five conv blocks (64-128-256-512-512 filters) and the FC top, all times the width."""
     x = c.image
     for block, (convs, filters) in enumerate(zip(convs_per_block, (64, 128, 256, 512, 512)), 1):
         for i in range(1, convs + 1):
             x = layers.Conv2D(
-                filters, 3, padding="same", activation="relu", name=f"block{block}_conv{i}"
+                scale_width(filters, width_multiplier), 3, padding="same", activation="relu",
+                name=f"block{block}_conv{i}",
             )(x)
         x = layers.MaxPooling2D(2, strides=2, name=f"block{block}_pool")(x)
     if c.include_top:
+        hidden = scale_width(4096, width_multiplier)
         x = layers.Flatten(name="flatten")(x)
-        x = layers.Dense(4096, activation="relu", name="fc1")(x)
-        x = layers.Dense(4096, activation="relu", name="fc2")(x)
+        x = layers.Dense(hidden, activation="relu", name="fc1")(x)
+        x = layers.Dense(hidden, activation="relu", name="fc2")(x)
     return c.model(c.head(x, global_pool=False))
 
 
@@ -52,18 +54,21 @@ def VGG16(
     classes=1000,
     classifier_activation="softmax",
     name="vgg16",
+    width_multiplier=1.0,
 ):
     """VGG16, configuration D of Simonyan & Zisserman (2015).
 
     Thirteen 3x3 conv layers in five blocks and three FC layers (4096-4096-
     classes); the standard ``keras.applications`` arguments, ``"imagenet"``
-    loads keras' published weights. Returns a Keras ``Model``.
+    loads keras' published weights. ``width_multiplier`` scales every conv and
+    hidden FC width (1.0 is the paper's network). Returns a Keras ``Model``.
     """
+    check_width(width_multiplier, weights)
     c = Contract(
         VGG16.info, include_top, weights, input_tensor, input_shape, pooling,
         classes, classifier_activation, name,
     )
-    return _vgg(c, (2, 2, 3, 3, 3))
+    return _vgg(c, (2, 2, 3, 3, 3), width_multiplier)
 
 
 @register(
@@ -84,14 +89,16 @@ def VGG19(
     classes=1000,
     classifier_activation="softmax",
     name="vgg19",
+    width_multiplier=1.0,
 ):
     """VGG19, configuration E of Simonyan & Zisserman (2015).
 
     Sixteen 3x3 conv layers in five blocks and three FC layers; otherwise as
     :func:`VGG16`. Returns a Keras ``Model``.
     """
+    check_width(width_multiplier, weights)
     c = Contract(
         VGG19.info, include_top, weights, input_tensor, input_shape, pooling,
         classes, classifier_activation, name,
     )
-    return _vgg(c, (2, 2, 4, 4, 4))
+    return _vgg(c, (2, 2, 4, 4, 4), width_multiplier)
