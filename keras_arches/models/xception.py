@@ -11,7 +11,10 @@ from keras_arches.contract import Contract
 from keras_arches.models.inception import conv_bn
 from keras_arches.registry import WeightsFile, register
 
-_PAPER = "Chollet 2017, Xception: Deep Learning with Depthwise Separable Convolutions (arXiv:1610.02357)"
+_PAPER = (
+    "Chollet 2017, Xception: Deep Learning with Depthwise Separable Convolutions "
+    "(arXiv:1610.02357)"
+)
 _URL = (
     "https://storage.googleapis.com/tensorflow/keras-applications/xception/"
     "xception_weights_tf_dim_ordering_tf_kernels"
