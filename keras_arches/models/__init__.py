@@ -6,8 +6,11 @@ from keras_arches.models.vgg import VGG16, VGG19
 from keras_arches.models.nin import NiN
 from keras_arches.models.googlenet import GoogLeNet
 from keras_arches.models.squeezenet import SqueezeNet1_0, SqueezeNet1_1
+from keras_arches.models.inception import InceptionV2, InceptionV3, InceptionV4, InceptionResNetV2
+from keras_arches.models.xception import Xception
 
 __all__ = [
     "LeNet5", "AlexNet", "ZFNet", "VGG16", "VGG19", "NiN", "GoogLeNet",
     "SqueezeNet1_0", "SqueezeNet1_1",
+    "InceptionV2", "InceptionV3", "InceptionV4", "InceptionResNetV2", "Xception",
 ]
