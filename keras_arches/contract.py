@@ -320,4 +320,5 @@ def strip_auxiliary(model):
     """
     if len(model.outputs) == 1:
         return model
-    return keras.Model(model.inputs, model.outputs[0], name=model.name)
+    # model.input keeps a single-input model callable on a bare tensor.
+    return keras.Model(model.input, model.outputs[0], name=model.name)
