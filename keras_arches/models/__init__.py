@@ -6,8 +6,14 @@ from keras_arches.models.vgg import VGG16, VGG19
 from keras_arches.models.nin import NiN
 from keras_arches.models.googlenet import GoogLeNet
 from keras_arches.models.squeezenet import SqueezeNet1_0, SqueezeNet1_1
+from keras_arches.models.densenet import (
+    DenseNet121, DenseNet161, DenseNet169, DenseNet201, DenseNetBC,
+)
+from keras_arches.models.fractalnet import FractalNet
 
 __all__ = [
     "LeNet5", "AlexNet", "ZFNet", "VGG16", "VGG19", "NiN", "GoogLeNet",
     "SqueezeNet1_0", "SqueezeNet1_1",
+    "DenseNet121", "DenseNet169", "DenseNet201", "DenseNet161", "DenseNetBC",
+    "FractalNet",
 ]
