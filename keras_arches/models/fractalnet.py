@@ -6,6 +6,7 @@ from keras import layers
 
 from keras_arches.contract import Contract
 from keras_arches.layers import FractalJoin, GlobalDropPath
+from keras_arches.layers.fractal_join import _check_seed
 from keras_arches.layers.stochastic_depth import _check_rate
 from keras_arches.registry import register
 
@@ -87,8 +88,7 @@ def _check_options(columns, dropout_rates, drop_path_rate, global_drop_ratio, se
             "`global_drop_ratio` must be a number in [0, 1] (the fraction of training batches "
             f"that use global drop-path). Received: global_drop_ratio={global_drop_ratio!r}"
         )
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
+    _check_seed(seed)
     return rates
 
 
