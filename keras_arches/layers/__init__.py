@@ -4,6 +4,7 @@ from keras_arches.layers.aux_head import AuxiliaryClassifier
 from keras_arches.layers.ceil_pooling import CeilPooling2D
 from keras_arches.layers.connection_table import ConnectionTableConv2D
 from keras_arches.layers.fire import FireModule
+from keras_arches.layers.fractal_join import FractalJoin, GlobalDropPath
 from keras_arches.layers.lrn import LocalResponseNormalization, local_response_normalization
 from keras_arches.layers.squeeze_excite import SqueezeExcite
 from keras_arches.layers.stochastic_depth import StochasticDepth, drop_path_rates
@@ -13,6 +14,8 @@ __all__ = [
     "CeilPooling2D",
     "ConnectionTableConv2D",
     "FireModule",
+    "FractalJoin",
+    "GlobalDropPath",
     "LocalResponseNormalization",
     "SqueezeExcite",
     "StochasticDepth",

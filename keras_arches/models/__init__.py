@@ -8,9 +8,15 @@ from keras_arches.models.googlenet import GoogLeNet
 from keras_arches.models.squeezenet import SqueezeNet1_0, SqueezeNet1_1
 from keras_arches.models.inception import InceptionV2, InceptionV3, InceptionV4, InceptionResNetV2
 from keras_arches.models.xception import Xception
+from keras_arches.models.densenet import (
+    DenseNet121, DenseNet161, DenseNet169, DenseNet201, DenseNetBC,
+)
+from keras_arches.models.fractalnet import FractalNet
 
 __all__ = [
     "LeNet5", "AlexNet", "ZFNet", "VGG16", "VGG19", "NiN", "GoogLeNet",
     "SqueezeNet1_0", "SqueezeNet1_1",
     "InceptionV2", "InceptionV3", "InceptionV4", "InceptionResNetV2", "Xception",
+    "DenseNet121", "DenseNet169", "DenseNet201", "DenseNet161", "DenseNetBC",
+    "FractalNet",
 ]
