@@ -120,7 +120,8 @@ class Recipe:
             rate = lr
         elif self.schedule in ("step", "piecewise"):
             factors = self.factors or [self.gamma**i for i in range(len(self.boundaries) + 1)]
-            bounds = [steps(b) for b in self.boundaries]
+            # Keras switches after a boundary step; the paper's epoch e starts at step e * n.
+            bounds = [steps(b) - 1 for b in self.boundaries]
             rate = schedules.PiecewiseConstantDecay(bounds, [lr * f for f in factors])
         elif self.schedule == "exponential":
             rate = schedules.ExponentialDecay(lr, steps(self.decay_every), self.gamma, True)

@@ -424,7 +424,7 @@ def train(
             steps = data.steps_per_epoch
             net.compile(
                 optimizer=recipe.optimizer(steps, batch_size, epochs),
-                loss=recipe.loss(from_logits=_outputs_are_logits(net)),
+                loss=[recipe.loss(from_logits=_outputs_are_logits(net))] * num_outputs,
                 loss_weights=recipe.loss_weights(num_outputs),
                 metrics=[["accuracy"]] + [[] for _ in range(num_outputs - 1)]
                 if num_outputs > 1 else ["accuracy"],
