@@ -68,7 +68,10 @@ def make_strategy(strategy=None):
     if strategy in (None, "default"):
         return tf.distribute.get_strategy()
     if strategy == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        # Keras' default is the GPUs, else one CPU; without GPUs mirror over the logical CPUs.
+        if _has_devices("GPU"):
+            return tf.distribute.MirroredStrategy()
+        return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
     if strategy == "multiworker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     if strategy == "tpu":
@@ -127,6 +130,21 @@ def resolve_jit_compile(jit_compile, strategy):
     if strategy.num_replicas_in_sync > 1:
         return False, "auto: multi-replica strategy"
     return True, "auto: one GPU"
+
+
+@contextlib.contextmanager
+def op_determinism(enabled=True):
+    """TF's deterministic ops for the block; the previous setting is restored after."""
+    from tensorflow.python.framework import config as tf_config
+
+    was = tf_config.is_op_determinism_enabled()
+    if enabled and not was:
+        tf.config.experimental.enable_op_determinism()
+    try:
+        yield
+    finally:
+        if enabled and not was:
+            tf_config.disable_op_determinism()
 
 
 @contextlib.contextmanager
@@ -339,7 +357,7 @@ def train(
     strategy=None,
     jit_compile=False,
     seed=0,
-    deterministic=True,
+    deterministic=None,
     run_dir=None,
     resume=True,
     save_path=None,
@@ -360,7 +378,9 @@ def train(
     :func:`resolve_precision`; ``jit_compile``: True, False or "auto"
     (:func:`resolve_jit_compile`); ``strategy``: a ``tf.distribute.Strategy`` or one of
     :data:`STRATEGIES`, with ``batch_size`` the global batch. ``seed`` fixes initialisation,
-    shuffling and augmentation; ``deterministic`` enables TF's deterministic ops, so that a
+    shuffling and augmentation; ``deterministic`` (default: unless XLA is on, which Keras
+    does not combine with it) enables TF's deterministic ops for the run
+    (:func:`op_determinism`), so that a
     run killed and resumed (``resume=True`` restores ``run_dir/backup``) ends with the weights
     of an uninterrupted one. ``save_path`` also writes the inference model (auxiliary heads
     stripped); ``export_dir`` exports it with :func:`keras_arches.export_all`.
@@ -377,11 +397,17 @@ def train(
     else:
         recipe = recipes_lib.get_recipe(recipe)
     keras.utils.set_random_seed(seed)
-    if deterministic:
-        tf.config.experimental.enable_op_determinism()
     strategy = make_strategy(strategy)
     precision = resolve_precision(mixed_precision, strategy)
     jit, jit_reason = resolve_jit_compile(jit_compile, strategy)
+    if deterministic is None:
+        deterministic = not jit
+    elif deterministic and jit:
+        # Keras turns XLA off (with a warning) when deterministic ops are on.
+        raise ValueError(
+            "jit_compile=True and deterministic=True exclude each other in Keras (it would "
+            "silently drop XLA): pass deterministic=False, or jit_compile=False."
+        )
     epochs = epochs or recipe.epochs
     batch_size = batch_size or recipe.batch_size
 
@@ -408,7 +434,7 @@ def train(
             + (f", resuming at epoch {initial_epoch}" if initial_epoch else "")
         )
 
-    with dtype_policy(precision):
+    with dtype_policy(precision), op_determinism(deterministic):
         with strategy.scope():
             net = _build(model, kwargs)
             if input_shape is None:
