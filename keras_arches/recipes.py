@@ -134,12 +134,21 @@ class Recipe:
             rate = schedules.PolynomialDecay(lr, total, end_learning_rate=0.0, power=1.0)
         return WarmUp(rate, warmup) if warmup and not isinstance(rate, float) else rate
 
+    def ema_momentum_for(self, total_steps):
+        """The weight-averaging momentum of a run: the paper's, its horizon capped at a tenth of
+        the run (Keras puts the averages into the model when fit ends; 0.9999 averages over
+        10,000 steps, most of a short run's starting weights)."""
+        return max(0.0, min(self.ema_momentum, 1.0 - 10.0 / total_steps))
+
     def optimizer(self, steps_per_epoch, batch_size, epochs=None):
         """The Keras optimizer of this recipe for a run, with its learning-rate schedule."""
         rate = self.schedule_for(steps_per_epoch, batch_size, epochs)
+        use_ema = self.ema_momentum is not None
         common = dict(
             learning_rate=rate, weight_decay=self.weight_decay or None, clipnorm=self.clipnorm,
-            use_ema=self.ema_momentum is not None, ema_momentum=self.ema_momentum or 0.99,
+            use_ema=use_ema,
+            ema_momentum=self.ema_momentum_for(steps_per_epoch * (epochs or self.epochs))
+            if use_ema else 0.99,
         )
         if self.optimizer_name == "sgd":
             return keras.optimizers.SGD(momentum=self.momentum, nesterov=self.nesterov, **common)
@@ -202,7 +211,8 @@ RECIPES = {
             "vgg", "Simonyan & Zisserman 2015, ICLR, section 3.1", "sgd", 0.01, 256, 74,
             schedule="plateau", weight_decay=5e-4,
             notes="Divided by 10 when validation accuracy stopped improving (3 times, 74 "
-            "epochs); scale jittering is not reproduced (random 0.875 crops instead).",
+            "epochs; watched here: the validation loss); scale jittering is not reproduced "
+            "(random 0.875 crops instead).",
         ),
         Recipe(
             "nin", "Lin, Chen & Yan 2014, ICLR, section 4.1 (follows Krizhevsky et al.)", "sgd",
@@ -256,9 +266,10 @@ RECIPES = {
         ),
         Recipe(
             "senet", "Hu, Shen & Sun 2018, CVPR, section 5", "sgd", 0.6, 1024, 100,
-            schedule="step", boundaries=(30, 60, 90), weight_decay=1e-4, label_smoothing=0.1,
-            notes="lr 0.6 at batch 1024, divided by 10 every 30 epochs, 100 epochs; label "
-            "smoothing as used for SENet-154.",
+            schedule="step", boundaries=(30, 60, 90), weight_decay=1e-4,
+            notes="lr 0.6 at batch 1024, divided by 10 every 30 epochs, 100 epochs, as for the "
+            "SE-ResNets (SENet-154's extra label smoothing is left out; weight decay 1e-4 is "
+            "ResNet's, the paper does not state it).",
         ),
         Recipe(
             "densenet", "Huang et al. 2017, CVPR, section 4.2 (ImageNet)", "sgd", 0.1, 256, 90,

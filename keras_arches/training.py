@@ -443,7 +443,7 @@ def train(
             data = data_lib.datasets(
                 dataset, image_size=input_shape[:2], channels=input_shape[-1],
                 batch_size=batch_size, preprocessing=preprocessing or _preprocessing(model),
-                augment=recipe.augment if augment is None else augment, seed=seed,
+                augment=_augment(recipe, augment, source), seed=seed,
                 epochs=epochs, start_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
                 data_dir=data_dir,
             )
@@ -508,6 +508,13 @@ def train(
         model_path=model_path, saved_path=save_path, wall_time_s=wall,
         initial_epoch=initial_epoch, config=config, export_report=report,
     )
+
+
+def _augment(recipe, augment, source):
+    """The recipe's augmentations that suit the data (no flips or crops of digits)."""
+    if augment is not None:
+        return augment
+    return tuple(a for a in recipe.augment if a in data_lib.default_augment(source))
 
 
 def _preprocessing(model):

@@ -153,6 +153,8 @@ def test_a_tiny_fit_with_each_recipe(name, tmp_path):
     assert (optimizer.weight_decay or 0.0) == recipe.weight_decay
     assert optimizer.clipnorm == recipe.clipnorm
     assert optimizer.use_ema == (recipe.ema_momentum is not None)
+    if optimizer.use_ema:  # 6 steps: no averaging horizon left, the weights are the last ones
+        assert optimizer.ema_momentum == 0.0 and recipe.ema_momentum_for(1e6) == 0.9999
     # The learning rate now is the recipe's schedule after the 6 steps taken.
     assert int(optimizer.iterations) == 6
     expected_lr = _lr(recipe.schedule_for(3, 8, 2), 6)
