@@ -356,9 +356,17 @@ def pipeline(
         repeats = 1 if epochs is None else epochs - start_epoch
         stream = base.shuffle(min(shuffle_buffer, n), seed=seed * 1_000_003 + start_epoch)
         stream = stream.repeat(repeats).enumerate(start=start_epoch * n)
-        stream = stream.map(lambda i, ex: augmented(i, *ex), num_parallel_calls=tf.data.AUTOTUNE)
+        stream = stream.map(_unpacked(augmented), num_parallel_calls=tf.data.AUTOTUNE)
         batches = stream.batch(batch_size, drop_remainder=True)
     return batches.map(finish, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def _unpacked(function):
+    @tf.autograph.experimental.do_not_convert
+    def call(index, example):
+        return function(index, *example)
+
+    return call
 
 
 def _materialise(source):

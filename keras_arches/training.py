@@ -49,6 +49,7 @@ class TrainResult:
     model_path: str
     saved_path: str
     wall_time_s: float
+    fit_time_s: float
     initial_epoch: int
     config: dict
     export_report: object = None
@@ -181,9 +182,13 @@ def check_weights_file(path, remedy="Delete it, or restore it from a copy."):
         raise _unusable(path, "not an HDF5 weights file, it is truncated or corrupt", remedy)
     try:
         with h5py.File(path, "r") as handle:
-            handle.visit(lambda name: None)
+            handle.visit(_read)
     except (OSError, RuntimeError, KeyError) as error:
         raise _unusable(path, f"its HDF5 content cannot be read ({error})", remedy) from None
+
+
+def _read(name):
+    """h5py visitor: touching every name reads the whole file's structure."""
 
 
 def load_checkpoint(path, model=None):
@@ -306,11 +311,16 @@ def _model_spec(model, options, input_shape, source):
     return info.name, kwargs, tuple(input_shape)
 
 
-def _build(model, kwargs):
+def _build(model, kwargs, precision):
     if isinstance(model, str):
         return registry.get_model(model, **kwargs)
     if callable(model) and not isinstance(model, keras.Model):
         return model()
+    if model.dtype_policy.name != precision:
+        raise ValueError(
+            f"The model was built under the {model.dtype_policy.name!r} policy but the run asks "
+            f"for {precision!r}: pass a callable that builds it, or a registry name."
+        )
     return model
 
 
@@ -436,7 +446,7 @@ def train(
 
     with dtype_policy(precision), op_determinism(deterministic):
         with strategy.scope():
-            net = _build(model, kwargs)
+            net = _build(model, kwargs, precision)
             if input_shape is None:
                 input_shape = tuple(net.input_shape[1:])
             num_outputs = len(net.outputs)
@@ -448,38 +458,25 @@ def train(
                 data_dir=data_dir,
             )
             steps = data.steps_per_epoch
-            net.compile(
-                optimizer=recipe.optimizer(steps, batch_size, epochs),
-                loss=[recipe.loss(from_logits=_outputs_are_logits(net))] * num_outputs,
-                loss_weights=recipe.loss_weights(num_outputs),
-                metrics=[["accuracy"]] + [[] for _ in range(num_outputs - 1)]
-                if num_outputs > 1 else ["accuracy"],
-                jit_compile=jit,
-            )
+            _compile(net, recipe, steps, batch_size, epochs, jit)
         train_data, test_data = data.train, data.test
         if num_outputs > 1:
-            train_data = train_data.map(lambda x, y: (x, (y,) * num_outputs))
-            test_data = test_data.map(lambda x, y: (x, (y,) * num_outputs))
+            train_data, test_data = (_labels_per_output(d, num_outputs)
+                                     for d in (train_data, test_data))
         if test_steps:
             test_data = test_data.take(test_steps)
         history_csv = os.path.join(run_dir, "history.csv")
         run_callbacks = [
-            _BackupAndRestore(backup_dir),
-            keras.callbacks.ModelCheckpoint(
-                os.path.join(run_dir, "checkpoints", "epoch_{epoch:03d}.keras")
-            ),
-            keras.callbacks.TerminateOnNaN(),
-            keras.callbacks.CSVLogger(history_csv, append=initial_epoch > 0),
-            keras.callbacks.TensorBoard(
-                os.path.join(run_dir, "tensorboard"), write_graph=False, profile_batch=0
-            ),
+            *_run_callbacks(run_dir, backup_dir, history_csv, initial_epoch > 0),
             *recipe.callbacks(epochs),
             *callbacks,
         ]
+        fit_started = time.perf_counter()
         history = net.fit(
             train_data, epochs=epochs, steps_per_epoch=steps, validation_data=test_data,
             callbacks=run_callbacks, verbose=verbose, shuffle=False,
         )
+        fit_time = time.perf_counter() - fit_started
         inference = strip_auxiliary(net)
         test_accuracy = _accuracy(inference, data.test.take(test_steps) if test_steps
                                   else data.test)
@@ -494,20 +491,61 @@ def train(
         if export_dir:
             from keras_arches.exporting import export_all
 
-            images = data.test.map(lambda x, y: x)
+            images = data.test.map(_images)
             report = export_all(
                 inference, export_dir, representative_data=images, labelled_data=data.test,
                 strict=False, verbose=bool(verbose),
             )
     wall = time.perf_counter() - started
     if verbose:
-        print(f"keras-arches train: test accuracy {test_accuracy:.4f} on {data.num_test} images, "
-              f"{wall:.1f} s; model {save_path or model_path}")
+        print(f"keras-arches train: test accuracy {test_accuracy:.4f} on {data.num_test} images; "
+              f"fit {fit_time:.1f} s, all {wall:.1f} s; model {save_path or model_path}")
     return TrainResult(
         model=net, history=history.history, test_accuracy=test_accuracy, run_dir=run_dir,
-        model_path=model_path, saved_path=save_path, wall_time_s=wall,
+        model_path=model_path, saved_path=save_path, wall_time_s=wall, fit_time_s=fit_time,
         initial_epoch=initial_epoch, config=config, export_report=report,
     )
+
+
+def _compile(net, recipe, steps_per_epoch, batch_size, epochs, jit_compile):
+    """Compiles with the recipe: optimizer and schedule, smoothed loss per output, aux weights."""
+    outputs = len(net.outputs)
+    net.compile(
+        optimizer=recipe.optimizer(steps_per_epoch, batch_size, epochs),
+        loss=[recipe.loss(from_logits=_outputs_are_logits(net))] * outputs,
+        loss_weights=recipe.loss_weights(outputs),
+        metrics=[["accuracy"]] + [[] for _ in range(outputs - 1)] if outputs > 1
+        else ["accuracy"],
+        jit_compile=jit_compile,
+    )
+
+
+def _run_callbacks(run_dir, backup_dir, history_csv, resumed):
+    """Backup, per-epoch checkpoints, NaN stop, CSV and TensorBoard logs."""
+    return [
+        _BackupAndRestore(backup_dir),
+        keras.callbacks.ModelCheckpoint(
+            os.path.join(run_dir, "checkpoints", "epoch_{epoch:03d}.keras")
+        ),
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.CSVLogger(history_csv, append=resumed),
+        keras.callbacks.TensorBoard(
+            os.path.join(run_dir, "tensorboard"), write_graph=False, profile_batch=0
+        ),
+    ]
+
+
+def _labels_per_output(dataset, outputs):
+    @tf.autograph.experimental.do_not_convert
+    def replicate(x, y):
+        return x, (y,) * outputs
+
+    return dataset.map(replicate)
+
+
+@tf.autograph.experimental.do_not_convert
+def _images(x, y):
+    return x
 
 
 def _augment(recipe, augment, source):
