@@ -72,7 +72,8 @@ def make_strategy(strategy=None):
         # Keras' default is the GPUs, else one CPU; without GPUs mirror over the logical CPUs.
         if _has_devices("GPU"):
             return tf.distribute.MirroredStrategy()
-        return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
+        cpus = tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in cpus])
     if strategy == "multiworker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     if strategy == "tpu":
