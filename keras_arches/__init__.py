@@ -7,6 +7,7 @@ Every builder has the signature of ``keras.applications``; see
 __version__ = "0.1.0"
 
 from keras_arches import layers  # noqa: F401
+from keras_arches import data, recipes, training  # noqa: F401  (recipes registers schedules)
 from keras_arches.models import *  # noqa: F401,F403  (registers the builders)
 from keras_arches.models import __all__ as _model_names
 from keras_arches.analysis import profile
@@ -14,8 +15,9 @@ from keras_arches.contract import strip_auxiliary
 from keras_arches.ensemble import ensemble
 from keras_arches.exporting import export, export_all
 from keras_arches.registry import get_model, list_models, model_info
+from keras_arches.training import train
 
 __all__ = [
-    "ensemble", "export", "export_all", "get_model", "layers", "list_models", "model_info",
-    "profile", "strip_auxiliary", *_model_names,
+    "data", "ensemble", "export", "export_all", "get_model", "layers", "list_models",
+    "model_info", "profile", "recipes", "strip_auxiliary", "train", "training", *_model_names,
 ]
