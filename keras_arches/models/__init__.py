@@ -11,3 +11,8 @@ __all__ = [
     "LeNet5", "AlexNet", "ZFNet", "VGG16", "VGG19", "NiN", "GoogLeNet",
     "SqueezeNet1_0", "SqueezeNet1_1",
 ]
+from keras_arches.models.resnet import (  # noqa: E402
+    ResNet50, ResNet101, ResNet152, ResNet50V2, ResNet101V2, ResNet152V2,
+)
+
+__all__ += ["ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2"]
