@@ -349,6 +349,8 @@ VARIANTS = {
         stem="deep", shortcut_kernel_size=3,
     ),
     "resnet110": dict(_CIFAR, blocks_per_stage=(18, 18, 18), shortcut="zero_pad"),
+    # WRN-d-1 here; WideResNet sets `blocks_per_stage` and `widths` from `depth` and `width`.
+    "wide_resnet": dict(_CIFAR, preact=True, blocks_per_stage=(4, 4, 4)),
 }
 
 
@@ -519,4 +521,306 @@ def ResNet152V2(
         include_top, weights, input_tensor, input_shape, pooling, classes,
         classifier_activation, name, info=ResNet152V2.info, drop_path_rate=drop_path_rate,
         **VARIANTS["resnet152v2"],
+    )
+
+
+# torchvision twins: no conv bias, BN epsilon 1e-5, the stride on the 3x3 conv.
+
+
+@register(**_imagenet_entry("resnet", _HE2016, "torchvision resnet18", 11_699_112))
+def ResNet18(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet18",
+    drop_path_rate=0.0,
+):
+    """ResNet-18 (He et al. 2016, Table 1) in torchvision's layout: basic blocks 2-2-2-2, 1x1
+    projection shortcuts where the shape changes. ``drop_path_rate``: stochastic depth of the last
+    block (0 adds no layers). Returns a Keras ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=ResNet18.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["resnet18"],
+    )
+
+
+@register(**_imagenet_entry("resnet", _HE2016, "torchvision resnet34", 21_814_696))
+def ResNet34(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet34",
+    drop_path_rate=0.0,
+):
+    """ResNet-34: :func:`ResNet18` with 3-4-6-3 basic blocks (torchvision ``resnet34``). Returns
+    a Keras ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=ResNet34.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["resnet34"],
+    )
+
+
+@register(**_imagenet_entry("resnext", _XIE2017, "torchvision resnext50_32x4d", 25_097_128))
+def ResNeXt50_32x4d(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnext50_32x4d",
+    drop_path_rate=0.0,
+):
+    """ResNeXt-50 32x4d (Xie et al. 2017, Table 1), torchvision's layout: bottlenecks 3-4-6-3
+    whose 3x3 conv is ``Conv2D(groups=32)`` with 4 channels per group at the first stage.
+    ``drop_path_rate`` as in :func:`ResNet18`. Returns a Keras ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=ResNeXt50_32x4d.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["resnext50_32x4d"],
+    )
+
+
+@register(**_imagenet_entry(
+    "resnext", _XIE2017, "torchvision resnext101_32x8d", 88_994_216, slow=True
+))
+def ResNeXt101_32x8d(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnext101_32x8d",
+    drop_path_rate=0.0,
+):
+    """ResNeXt-101 32x8d: 3-4-23-3 bottlenecks, 32 groups of 8 channels at the first stage
+    (torchvision ``resnext101_32x8d``). Returns a Keras ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=ResNeXt101_32x8d.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["resnext101_32x8d"],
+    )
+
+
+@register(**_imagenet_entry(
+    "resnext", _XIE2017, "torchvision resnext101_64x4d", 83_658_152, slow=True
+))
+def ResNeXt101_64x4d(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnext101_64x4d",
+    drop_path_rate=0.0,
+):
+    """ResNeXt-101 64x4d: 3-4-23-3 bottlenecks, 64 groups of 4 channels at the first stage
+    (torchvision ``resnext101_64x4d``). Returns a Keras ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=ResNeXt101_64x4d.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["resnext101_64x4d"],
+    )
+
+
+@register(**_imagenet_entry(
+    "wide_resnet", _WRN2016, "torchvision wide_resnet50_2", 68_951_464, slow=True
+))
+def WideResNet50_2(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="wide_resnet50_2",
+    drop_path_rate=0.0,
+):
+    """Wide ResNet-50-2 (Zagoruyko & Komodakis 2016) as torchvision builds it: ResNet-50 with
+    the inner 1x1 and 3x3 convs of every bottleneck twice as wide. Returns a Keras ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=WideResNet50_2.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["wide_resnet50_2"],
+    )
+
+
+@register(**_imagenet_entry(
+    "wide_resnet", _WRN2016, "torchvision wide_resnet101_2", 127_024_552, slow=True
+))
+def WideResNet101_2(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="wide_resnet101_2",
+    drop_path_rate=0.0,
+):
+    """Wide ResNet-101-2: :func:`WideResNet50_2` with 3-4-23-3 blocks (torchvision
+    ``wide_resnet101_2``). Returns a Keras ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=WideResNet101_2.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["wide_resnet101_2"],
+    )
+
+
+# timm twins: torchvision's bottleneck with a squeeze-excitation (reduction 16) on each branch.
+
+
+@register(**_imagenet_entry("senet", _HU2018, "timm seresnet50", 28_141_144))
+def SEResNet50(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="seresnet50",
+    drop_path_rate=0.0,
+):
+    """SE-ResNet-50 (Hu et al. 2018) as timm's ``seresnet50``: torchvision's ResNet-50 with a
+    squeeze-excitation (reduction 16, biased 1x1 convs) after each branch's last batch norm.
+    ``drop_path_rate`` as in :func:`ResNet18`. Returns a Keras ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=SEResNet50.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["seresnet50"],
+    )
+
+
+@register(**_imagenet_entry("senet", _HU2018, "timm seresnext50_32x4d", 27_628_120))
+def SEResNeXt50_32x4d(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="seresnext50_32x4d",
+    drop_path_rate=0.0,
+):
+    """SE-ResNeXt-50 32x4d (Hu et al. 2018) as timm's ``seresnext50_32x4d``:
+    :func:`ResNeXt50_32x4d` with :func:`SEResNet50`'s squeeze-excitation. Returns a Keras
+    ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=SEResNeXt50_32x4d.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["seresnext50_32x4d"],
+    )
+
+
+@register(**_imagenet_entry("senet", _HU2018, "timm legacy_senet154", 115_336_536, slow=True))
+def SENet154(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="senet154",
+    dropout_rate=0.2,
+    drop_path_rate=0.0,
+):
+    """SENet-154 (Hu et al. 2018) as timm's ``legacy_senet154``: a stem of three 3x3 convs
+    (64-64-128) and a ceil-mode max pool, 3-8-36-3 SE bottlenecks with 64 groups (first 1x1 at
+    half the 3x3's width), 3x3 strided projection shortcuts, squeeze-excitation reduction 16,
+    and ``dropout_rate`` before the classifier. Returns a Keras ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=SENet154.info, head_dropout_rate=dropout_rate,
+        drop_path_rate=drop_path_rate, **VARIANTS["senet154"],
+    )
+
+
+# CIFAR-10 networks (32x32 inputs, 10 classes).
+
+
+def _cifar_entry(family, paper, params):
+    return dict(
+        family=family, paper=paper, default_size=32, min_size=32, params=params,
+        params_classes=10,
+    )
+
+
+@register(**_cifar_entry("wide_resnet", _WRN2016, 36_497_146))
+def WideResNet(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="wide_resnet",
+    depth=28,
+    width=10,
+    dropout_rate=0.0,
+    drop_path_rate=0.0,
+):
+    """WRN-``depth``-``width`` for CIFAR (Zagoruyko & Komodakis 2016, Table 1): a 3x3 conv to 16
+    channels, three stages of ``(depth - 4) / 6`` pre-activation basic blocks with
+    ``16 * width``, ``32 * width``, ``64 * width`` channels (strides 1, 2, 2), 1x1 projections
+    where the width changes, ``dropout_rate`` between each block's two convs, a final BN-ReLU.
+    ``drop_path_rate`` as in :func:`ResNet18`. Returns a Keras ``Model``."""
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
+        raise ValueError(
+            f"`depth` must be 6n + 4 for a positive integer n (10, 16, 22, 28, 40, ...). "
+            f"Received: depth={depth!r}"
+        )
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"`width` must be a positive integer. Received: width={width!r}")
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=WideResNet.info, dropout_rate=dropout_rate,
+        drop_path_rate=drop_path_rate, **dict(
+            VARIANTS["wide_resnet"], blocks_per_stage=((depth - 4) // 6,) * 3,
+            widths=(16 * width, 32 * width, 64 * width),
+        ),
+    )
+
+
+@register(**_cifar_entry("resnet", _HUANG2016, 1_736_058))
+def ResNet110(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="resnet110",
+    drop_path_rate=0.5,
+):
+    """ResNet-110 for CIFAR (He et al. 2016, Sec. 4.2: 6n + 2 layers, n = 18): a 3x3 conv to 16
+    channels, three stages of 18 basic blocks with 16, 32, 64 channels, option-A shortcuts
+    (strided subsampling and zero channel padding, no parameters). ``drop_path_rate``: stochastic
+    depth of the last block, decaying linearly from the first; the default 0.5 is Huang et al.
+    2016's p_L. Returns a Keras ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=ResNet110.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["resnet110"],
     )
