@@ -423,6 +423,7 @@ def ResNet101(
     weights=_keras_weights(
         "resnet152", "100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"
     ),
+    slow=True,
 ))
 def ResNet152(
     include_top=True,
@@ -503,6 +504,7 @@ def ResNet101V2(
     weights=_keras_weights(
         "resnet152v2", "a49b44d1979771252814e80f8ec446f9", "ed17cf2e0169df9d443503ef94b23b33"
     ),
+    slow=True,
 ))
 def ResNet152V2(
     include_top=True,
