@@ -247,7 +247,9 @@ def test_no_drop_path_layers_by_default():
 def test_drop_path_rates_decay_linearly_and_leave_counts_alone():
     model = keras_arches.ResNet18(drop_path_rate=0.2)
     layers = _drop_path_layers(model)
-    assert [layer.name for layer in layers[:2]] == ["conv2_block1_drop_path", "conv2_block2_drop_path"]
+    assert [layer.name for layer in layers[:2]] == [
+        "conv2_block1_drop_path", "conv2_block2_drop_path",
+    ]
     assert [layer.rate for layer in layers] == pytest.approx([0.2 * i / 8 for i in range(1, 9)])
     assert model.count_params() == 11_699_112  # the SeedGenerator state is not a weight
     assert layers[-1].output is model.get_layer("conv5_block2_add").input[1]

@@ -105,9 +105,10 @@ def _shortcut(x, preact, out_channels, stride, cfg, name):
     option-A zero padding under ``shortcut="zero_pad"``; a strided identity subsamples."""
     if x.shape[cfg["axis"]] != out_channels and cfg["shortcut"] == "projection":
         kernel_size = cfg["shortcut_kernel_size"] if stride > 1 else 1
-        if cfg["preact"]:
-            return _conv(preact, out_channels, kernel_size, cfg, f"{name}_0", stride, normalized=False)
-        return _bn(_conv(x, out_channels, kernel_size, cfg, f"{name}_0", stride), cfg, f"{name}_0")
+        # Pre-activation nets project the activated input and leave the sum unnormalized.
+        y = _conv(preact, out_channels, kernel_size, cfg, f"{name}_0", stride,
+                  normalized=not cfg["preact"])
+        return y if cfg["preact"] else _bn(y, cfg, f"{name}_0")
     if stride > 1:
         x = layers.MaxPooling2D(1, strides=stride, name=f"{name}_0_pool")(x)
     if x.shape[cfg["axis"]] != out_channels:
