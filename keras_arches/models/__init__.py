@@ -20,3 +20,15 @@ __all__ = [
     "DenseNet121", "DenseNet169", "DenseNet201", "DenseNet161", "DenseNetBC",
     "FractalNet",
 ]
+from keras_arches.models.resnet import (  # noqa: E402
+    ResNet50, ResNet101, ResNet152, ResNet50V2, ResNet101V2, ResNet152V2, ResNet18, ResNet34,
+    ResNeXt50_32x4d, ResNeXt101_32x8d, ResNeXt101_64x4d, WideResNet50_2, WideResNet101_2,
+    SEResNet50, SEResNeXt50_32x4d, SENet154, WideResNet, ResNet110,
+)
+
+__all__ += [
+    "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2",
+    "ResNet18", "ResNet34", "ResNeXt50_32x4d", "ResNeXt101_32x8d", "ResNeXt101_64x4d",
+    "WideResNet50_2", "WideResNet101_2", "SEResNet50", "SEResNeXt50_32x4d", "SENet154",
+    "WideResNet", "ResNet110",
+]
