@@ -119,6 +119,19 @@ def _run_train(args):
         raise ValueError(f"the export to {args.export} failed its checks (see its report)")
 
 
+def _add_tune_arguments(parser):
+    from keras_arches.tuning import add_cli_arguments
+
+    add_cli_arguments(parser)
+
+
+def _run_tune(args):
+    """Search width, cardinality or depth with keras-tuner under a FLOP/parameter budget."""
+    from keras_arches.tuning import run_cli
+
+    run_cli(args)
+
+
 COMMANDS = [
     (
         "list",
@@ -129,6 +142,7 @@ COMMANDS = [
     ("export", _add_export_arguments, _run_export),
     ("profile", add_profile_arguments, run_profile_command),
     ("train", _add_train_arguments, _run_train),
+    ("tune", _add_tune_arguments, _run_tune),
 ]
 
 

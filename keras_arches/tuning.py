@@ -269,3 +269,87 @@ def write_results(rows, directory):
     with open(md_path, "w") as handle:
         handle.write("\n".join(lines) + "\n")
     return csv_path, md_path
+
+
+# -- a whole search, and the command line -------------------------------------------------
+
+# family -> (hypermodel factory, smallest sensible square input)
+FAMILIES = {
+    "vgg": (lambda shape, classes, **kw: WidthHyperModel("vgg16", shape, classes, **kw), 32),
+    "googlenet": (lambda shape, classes, **kw: WidthHyperModel("googlenet", shape, classes, **kw),
+                  79),
+    "squeezenet": (
+        lambda shape, classes, **kw: WidthHyperModel("squeezenet1_1", shape, classes, **kw), 64),
+    "wide_resnet": (
+        lambda shape, classes, **kw: WidthHyperModel("wide_resnet", shape, classes,
+                                                     widths=(1, 2, 4), depth=10, **kw), 32),
+    "resnext": (lambda shape, classes, **kw: CardinalityHyperModel(shape, classes, **kw), 32),
+    "resnet": (lambda shape, classes, **kw: DepthHyperModel(shape, classes, **kw), 32),
+}
+
+
+def search(family, *, dataset=None, max_trials=3, oracle="random", budget_flops=None,
+           budget_params=None, epochs=1, steps_per_epoch=None, batch_size=32, image_size=None,
+           output_dir=None, seed=0, verbose=0):
+    """Runs a whole search for ``family`` (see :data:`FAMILIES`) on a keras_arches dataset.
+
+    The dataset (default: the embedded MNIST subset) is fed at ``image_size`` (default: the
+    family's smallest sensible size) in RGB. Writes ``results.csv``/``results.md`` and the best
+    model, ``best.keras``, into ``output_dir`` (default ``saved_models/tune_<family>``) and
+    returns ``(rows, best_model_path)``; ``best_model_path`` is None when every candidate was
+    over budget.
+    """
+    from keras_arches import data
+
+    if family not in FAMILIES:
+        raise ValueError(f"Unknown search family {family!r}. Choose one of: {', '.join(FAMILIES)}.")
+    factory, min_size = FAMILIES[family]
+    size = image_size or min_size
+    if size < min_size:
+        raise ValueError(f"`image_size` must be at least {min_size} for {family}. Received: {size}")
+    output_dir = output_dir or os.path.join("saved_models", f"tune_{family}")
+    pipelines = data.datasets(dataset or data.EMBEDDED, image_size=size, channels=3,
+                              batch_size=batch_size, steps_per_epoch=steps_per_epoch,
+                              one_hot=False, seed=seed)
+    hypermodel = factory((size, size, 3), pipelines.num_classes, budget_flops=budget_flops,
+                         budget_params=budget_params)
+    tuner = make_tuner(hypermodel, oracle, max_trials=max_trials, seed=seed,
+                       directory=os.path.join(output_dir, "trials"), project_name=family)
+    tuner.search(pipelines.train, validation_data=pipelines.test, epochs=epochs, verbose=verbose)
+    rows = results_table(tuner, hypermodel)
+    write_results(rows, output_dir)
+    best_path = None
+    if any(row["val_accuracy"] is not None for row in rows):
+        best_path = os.path.join(output_dir, "best.keras")
+        tuner.get_best_models(1)[0].save(best_path)
+    return rows, best_path
+
+
+def add_cli_arguments(parser):
+    parser.add_argument("family", choices=sorted(FAMILIES), help="what to search")
+    parser.add_argument("--dataset", default=None,
+                        help="a tensorflow-datasets name or image folder (default: embedded MNIST)")
+    parser.add_argument("--max-trials", type=int, default=3)
+    parser.add_argument("--oracle", choices=sorted(ORACLES), default="random")
+    parser.add_argument("--budget-flops", type=float, default=None,
+                        help="reject candidates above this many FLOPs (1 multiply-add = 1 FLOP)")
+    parser.add_argument("--budget-params", type=float, default=None)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--steps-per-epoch", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--image-size", type=int, default=None)
+    parser.add_argument("--output", default=None, help="default saved_models/tune_FAMILY")
+
+
+def run_cli(args):
+    """Search width, cardinality or depth with keras-tuner; write the table and best model."""
+    rows, best = search(
+        args.family, dataset=args.dataset, max_trials=args.max_trials, oracle=args.oracle,
+        budget_flops=args.budget_flops, budget_params=args.budget_params, epochs=args.epochs,
+        steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
+        image_size=args.image_size, output_dir=args.output, verbose=1,
+    )
+    output = args.output or os.path.join("saved_models", f"tune_{args.family}")
+    with open(os.path.join(output, "results.md")) as handle:
+        print(handle.read())
+    print(f"best model: {best or 'none (every candidate was over budget)'}")

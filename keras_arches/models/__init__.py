@@ -12,6 +12,11 @@ from keras_arches.models.densenet import (
     DenseNet121, DenseNet161, DenseNet169, DenseNet201, DenseNetBC,
 )
 from keras_arches.models.fractalnet import FractalNet
+from keras_arches.models.resnet import (
+    ResNet50, ResNet101, ResNet152, ResNet50V2, ResNet101V2, ResNet152V2, ResNet18, ResNet34,
+    ResNeXt50_32x4d, ResNeXt101_32x8d, ResNeXt101_64x4d, WideResNet50_2, WideResNet101_2,
+    SEResNet50, SEResNeXt50_32x4d, SENet154, WideResNet, ResNet110,
+)
 
 __all__ = [
     "LeNet5", "AlexNet", "ZFNet", "VGG16", "VGG19", "NiN", "GoogLeNet",
@@ -19,4 +24,8 @@ __all__ = [
     "InceptionV2", "InceptionV3", "InceptionV4", "InceptionResNetV2", "Xception",
     "DenseNet121", "DenseNet169", "DenseNet201", "DenseNet161", "DenseNetBC",
     "FractalNet",
+    "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2",
+    "ResNet18", "ResNet34", "ResNeXt50_32x4d", "ResNeXt101_32x8d", "ResNeXt101_64x4d",
+    "WideResNet50_2", "WideResNet101_2", "SEResNet50", "SEResNeXt50_32x4d", "SENet154",
+    "WideResNet", "ResNet110",
 ]

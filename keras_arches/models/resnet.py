@@ -1,0 +1,829 @@
+"""The residual family: ResNet, ResNetV2, ResNeXt, Wide ResNet, SENet, CIFAR ResNets.
+
+One builder, :func:`ResNet`, and one block, :func:`residual_block`, make every variant; each
+registered builder is a short function that picks a row of :data:`VARIANTS`. The options that
+separate the reference implementations are explicit: keras.applications' ResNet50 keeps conv
+biases and strides the first 1x1 conv (``stride_in_1x1``, ``conv_bias=True``, BN epsilon
+1.001e-5); its ResNetV2 is pre-activation with the stride in each stage's last block; torchvision
+and timm have no conv bias and stride the 3x3 conv. Layer names follow keras.applications
+(``conv2_block1_1_conv``), so keras' weight files load by name.
+"""
+
+import math
+
+from keras import layers
+
+from keras_arches.contract import Contract
+from keras_arches.layers import CeilPooling2D, SqueezeExcite, StochasticDepth, drop_path_rates
+from keras_arches.registry import ModelInfo, WeightsFile, register
+
+_HE2016 = "He et al. 2016, Deep Residual Learning for Image Recognition (arXiv:1512.03385)"
+_HE2016_V2 = "He et al. 2016, Identity Mappings in Deep Residual Networks (arXiv:1603.05027)"
+_XIE2017 = (
+    "Xie et al. 2017, Aggregated Residual Transformations for Deep Neural Networks "
+    "(arXiv:1611.05431)"
+)
+_WRN2016 = "Zagoruyko & Komodakis 2016, Wide Residual Networks (arXiv:1605.07146)"
+_HU2018 = "Hu et al. 2018, Squeeze-and-Excitation Networks (arXiv:1709.01507)"
+_HUANG2016 = (
+    "He et al. 2016 (arXiv:1512.03385) CIFAR-10 ResNet-110 with Huang et al. 2016, "
+    "Deep Networks with Stochastic Depth (arXiv:1603.09382)"
+)
+
+_KERAS_BASE = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
+KERAS_BN_EPSILON = 1.001e-5
+TORCH_BN_EPSILON = 1e-5
+
+
+def _keras_weights(name, top_hash, notop_hash):
+    stem = f"{_KERAS_BASE}{name}_weights_tf_dim_ordering_tf_kernels"
+    return {"imagenet": WeightsFile(f"{stem}.h5", top_hash, f"{stem}_notop.h5", notop_hash)}
+
+
+def resnext_bottleneck_width(C, groups):
+    """The per-path width ``c`` of a ResNeXt block as costly as a ``C``-channel bottleneck.
+
+    A bottleneck on ``4C`` channels costs ``17 HWC^2`` multiply-adds; a ResNeXt block with
+    ``groups`` paths of width ``c`` costs ``HW (9Gc^2 + 8GCc)`` (Xie et al. 2017, Table 2). This
+    returns the positive root of ``9Gc^2 + 8GCc - 17C^2 = 0``, rounded to the nearest integer
+    (C=64: G=4 -> 24, G=32 -> 4).
+    """
+    for arg, value in (("C", C), ("groups", groups)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"`{arg}` must be a positive integer. Received: {arg}={value!r}")
+    a, b = 9 * groups, 8 * groups * C
+    return round((-b + math.sqrt(b * b + 4 * a * 17 * C * C)) / (2 * a))
+
+
+# ------------------------------------------------------------------------------- the block
+
+
+def _conv(x, filters, kernel_size, cfg, name, strides=1, groups=1, normalized=True):
+    """A conv named ``{name}_conv``; a strided one pads both sides explicitly, as PyTorch does
+    (Keras' "same" would pad only the bottom/right). ``normalized``: a batch norm follows it,
+    which decides its bias under ``conv_bias="unnormalized"`` (keras' ResNetV2)."""
+    padding = "same"
+    if strides > 1 and kernel_size > 1:
+        x = layers.ZeroPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
+        padding = "valid"
+    use_bias = cfg["conv_bias"] is True or (cfg["conv_bias"] == "unnormalized" and not normalized)
+    return layers.Conv2D(
+        filters, kernel_size, strides=strides, padding=padding, groups=groups,
+        use_bias=use_bias, name=f"{name}_conv",
+    )(x)
+
+
+def _bn(x, cfg, name):
+    return layers.BatchNormalization(
+        axis=cfg["axis"], epsilon=cfg["bn_epsilon"], name=f"{name}_bn"
+    )(x)
+
+
+def _conv_bn_relu(x, filters, kernel_size, cfg, name, strides=1, groups=1):
+    x = _bn(_conv(x, filters, kernel_size, cfg, name, strides, groups), cfg, name)
+    return layers.Activation("relu", name=f"{name}_relu")(x)
+
+
+def _zero_pad_channels(x, channels, cfg, name):
+    """He et al.'s option A: the extra channels are zeros (no parameters), padded on both sides.
+
+    ``ZeroPadding2D`` pads the first two non-batch axes, so the channels are moved there.
+    """
+    pad = channels - x.shape[cfg["axis"]]
+    if cfg["axis"] == -1:
+        x = layers.Permute((3, 1, 2), name=f"{name}_to_channels_first")(x)
+    x = layers.ZeroPadding2D(
+        ((pad // 2, pad - pad // 2), (0, 0)), data_format="channels_last", name=f"{name}_pad"
+    )(x)
+    if cfg["axis"] == -1:
+        x = layers.Permute((2, 3, 1), name=f"{name}_to_channels_last")(x)
+    return x
+
+
+def _shortcut(x, preact, out_channels, stride, cfg, name):
+    """Projection (1x1, or ``shortcut_kernel_size`` when strided) where the channels change,
+    option-A zero padding under ``shortcut="zero_pad"``; a strided identity subsamples."""
+    if x.shape[cfg["axis"]] != out_channels and cfg["shortcut"] == "projection":
+        kernel_size = cfg["shortcut_kernel_size"] if stride > 1 else 1
+        # Pre-activation nets project the activated input and leave the sum unnormalized.
+        y = _conv(preact, out_channels, kernel_size, cfg, f"{name}_0", stride,
+                  normalized=not cfg["preact"])
+        return y if cfg["preact"] else _bn(y, cfg, f"{name}_0")
+    if stride > 1:
+        x = layers.MaxPooling2D(1, strides=stride, name=f"{name}_0_pool")(x)
+    if x.shape[cfg["axis"]] != out_channels:
+        x = _zero_pad_channels(x, out_channels, cfg, f"{name}_0")
+    return x
+
+
+def residual_block(x, planes, stride, cfg, name, drop_rate=0.0):
+    """One residual block, basic or bottleneck, post- or pre-activation.
+
+    ``planes`` is torchvision's: a bottleneck's 3x3 conv has ``int(planes * base_width / 64) *
+    groups`` channels (its first 1x1 that over ``reduce_first``) and the block outputs
+    ``4 * planes``; a basic block's convs and output have ``planes``. ``cfg`` holds the options
+    of :func:`ResNet`; ``drop_rate`` > 0 puts a ``StochasticDepth`` layer on the branch.
+    """
+    bottleneck = cfg["block"] == "bottleneck"
+    out_channels = 4 * planes if bottleneck else planes
+    preact = x
+    if cfg["preact"]:
+        preact = _bn(x, cfg, f"{name}_preact")
+        preact = layers.Activation("relu", name=f"{name}_preact_relu")(preact)
+    shortcut = _shortcut(x, preact, out_channels, stride, cfg, name)
+    if bottleneck:
+        width = int(planes * cfg["base_width"] / 64) * cfg["groups"]
+        first_stride, mid_stride = (stride, 1) if cfg["stride_in_1x1"] else (1, stride)
+        y = _conv_bn_relu(preact, width // cfg["reduce_first"], 1, cfg, f"{name}_1", first_stride)
+        y = _conv_bn_relu(y, width, 3, cfg, f"{name}_2", mid_stride, cfg["groups"])
+        last = f"{name}_3"
+    else:
+        y = _conv_bn_relu(preact, planes, 3, cfg, f"{name}_1", stride)
+        last = f"{name}_2"
+    if cfg["dropout_rate"]:
+        y = layers.Dropout(cfg["dropout_rate"], name=f"{name}_dropout")(y)
+    y = _conv(y, out_channels, 1 if bottleneck else 3, cfg, last, normalized=not cfg["preact"])
+    if not cfg["preact"]:
+        y = _bn(y, cfg, last)
+    if cfg["se"]:
+        y = SqueezeExcite(
+            reduced_channels=out_channels // cfg["se_reduction"],
+            data_format=cfg["data_format"], name=f"{name}_se",
+        )(y)
+    if drop_rate:
+        y = StochasticDepth(drop_rate, name=f"{name}_drop_path")(y)
+    if cfg["preact"]:
+        return layers.Add(name=f"{name}_out")([shortcut, y])
+    y = layers.Add(name=f"{name}_add")([shortcut, y])
+    return layers.Activation("relu", name=f"{name}_out")(y)
+
+
+def _stem(x, cfg):
+    """'7x7': conv 7x7/2, max pool 3x3/2; 'deep': SENet154's three 3x3 convs (64-64-128) and a
+    ceil-mode pool; '3x3': the CIFAR nets' single 3x3 conv. Pre-activation nets leave the last
+    batch norm and ReLU to the first block."""
+    width, preact = cfg["stem_width"], cfg["preact"]
+    if cfg["stem"] == "deep":
+        x = _conv_bn_relu(x, width, 3, cfg, "conv1_1", strides=2)
+        x = _conv_bn_relu(x, width, 3, cfg, "conv1_2")
+        return CeilPooling2D(3, 2, data_format=cfg["data_format"], name="pool1_pool")(
+            _conv_bn_relu(x, 2 * width, 3, cfg, "conv1_3")
+        )
+    kernel_size, strides = (7, 2) if cfg["stem"] == "7x7" else (3, 1)
+    x = _conv(x, width, kernel_size, cfg, "conv1", strides, normalized=not preact)
+    if not preact:
+        x = layers.Activation("relu", name="conv1_relu")(_bn(x, cfg, "conv1"))
+    if cfg["stem"] == "7x7":
+        x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
+        x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+    return x
+
+
+# ------------------------------------------------------------------------- the builder
+
+BLOCKS = ("basic", "bottleneck")
+STEMS = ("7x7", "deep", "3x3")
+SHORTCUTS = ("projection", "zero_pad")
+CONV_BIAS = (False, True, "unnormalized")
+
+
+def _positive_ints(name, value, length=None):
+    if (
+        not isinstance(value, (tuple, list)) or not value
+        or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value)
+        or (length is not None and len(value) != length)
+    ):
+        size = f"{length} " if length is not None else ""
+        raise ValueError(
+            f"`{name}` must be a non-empty sequence of {size}positive integers. "
+            f"Received: {name}={value!r}"
+        )
+
+
+def _check_choice(name, value, allowed):
+    if not any(value is a or (type(value) is type(a) and value == a) for a in allowed):
+        raise ValueError(f"`{name}` must be one of {allowed}. Received: {name}={value!r}")
+
+
+def _check_options(cfg):
+    _check_choice("block", cfg["block"], BLOCKS)
+    _check_choice("stem", cfg["stem"], STEMS)
+    _check_choice("shortcut", cfg["shortcut"], SHORTCUTS)
+    _check_choice("conv_bias", cfg["conv_bias"], CONV_BIAS)
+    _check_choice("stride_block", cfg["stride_block"], ("first", "last"))
+    _positive_ints("blocks_per_stage", cfg["blocks_per_stage"])
+    stages = len(cfg["blocks_per_stage"])
+    for name in ("widths", "strides"):
+        _positive_ints(name, cfg[name], stages)
+    for name in ("groups", "base_width", "reduce_first", "stem_width", "se_reduction",
+                 "shortcut_kernel_size"):
+        _positive_ints(name, (cfg[name],))
+    if cfg["block"] == "basic" and (cfg["groups"], cfg["base_width"], cfg["reduce_first"]) != (
+        1, 64, 1
+    ):
+        raise ValueError(
+            "Basic blocks support only groups=1, base_width=64 and reduce_first=1 (as in "
+            f"torchvision). Received: groups={cfg['groups']}, base_width={cfg['base_width']}, "
+            f"reduce_first={cfg['reduce_first']}"
+        )
+    for name in ("dropout_rate", "head_dropout_rate", "drop_path_rate"):
+        rate = cfg[name]
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise ValueError(f"`{name}` must be a number in [0, 1). Received: {name}={rate!r}")
+
+
+def ResNet(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet",
+    *,
+    block="bottleneck",
+    blocks_per_stage=(3, 4, 6, 3),
+    widths=(64, 128, 256, 512),
+    strides=(1, 2, 2, 2),
+    groups=1,
+    base_width=64,
+    reduce_first=1,
+    preact=False,
+    stem="7x7",
+    stem_width=64,
+    shortcut="projection",
+    shortcut_kernel_size=1,
+    stride_in_1x1=False,
+    stride_block="first",
+    conv_bias=False,
+    bn_epsilon=TORCH_BN_EPSILON,
+    se=False,
+    se_reduction=16,
+    dropout_rate=0.0,
+    head_dropout_rate=0.0,
+    drop_path_rate=0.0,
+    info=None,
+):
+    """A residual network (He et al. 2016) of any of the family's kinds; the defaults build
+    torchvision's ResNet-50.
+
+    Stages ``conv2, conv3, ...`` of ``blocks_per_stage`` blocks with ``widths`` planes (see
+    :func:`residual_block`) and ``strides`` (in each stage's first block, or its last with
+    ``stride_block="last"``). ``block``: "basic" or "bottleneck"; ``groups``/``base_width``:
+    ResNeXt cardinality and width per group (Wide ResNet: ``base_width=128``); ``reduce_first``:
+    the first 1x1 conv's width divisor (SENet154: 2); ``preact``: pre-activation blocks and a
+    final BN-ReLU (He et al. 2016b); ``stem``: "7x7", "deep" or "3x3" with ``stem_width``
+    channels; ``shortcut``: "projection" (He et al.'s option B; 1x1 conv, or
+    ``shortcut_kernel_size`` when strided) or "zero_pad" (option A); ``stride_in_1x1``: stride
+    the first 1x1 conv (Caffe/keras) instead of the 3x3; ``conv_bias``: False, True or
+    "unnormalized" (only convs not followed by batch norm); ``se``: a squeeze-excitation on each
+    branch (Hu et al. 2018) with ``se_reduction``; ``dropout_rate``: dropout inside each branch
+    (Wide ResNet); ``head_dropout_rate``: before the classifier; ``drop_path_rate``: stochastic
+    depth of the last block, decaying linearly to the first (Huang et al. 2016; 0 adds no
+    layers); ``info``: the registry entry whose weight files and input sizes apply (None: default
+    224, minimum 32, no named weights). Returns a Keras ``Model``.
+    """
+    cfg = dict(
+        block=block, blocks_per_stage=blocks_per_stage, widths=widths, strides=strides,
+        groups=groups, base_width=base_width, reduce_first=reduce_first, preact=preact,
+        stem=stem, stem_width=stem_width, shortcut=shortcut,
+        shortcut_kernel_size=shortcut_kernel_size, stride_in_1x1=stride_in_1x1,
+        stride_block=stride_block, conv_bias=conv_bias, bn_epsilon=bn_epsilon, se=se,
+        se_reduction=se_reduction, dropout_rate=dropout_rate,
+        head_dropout_rate=head_dropout_rate, drop_path_rate=drop_path_rate,
+    )
+    _check_options(cfg)
+    c = Contract(
+        info or _GENERIC, include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name,
+    )
+    cfg["axis"] = c.channel_axis
+    cfg["data_format"] = "channels_last" if c.channel_axis == -1 else "channels_first"
+    rates = iter(drop_path_rates(sum(blocks_per_stage), drop_path_rate))
+    x = _stem(c.image, cfg)
+    for stage, (count, planes, stride) in enumerate(zip(blocks_per_stage, widths, strides), 2):
+        strided = 1 if stride_block == "first" else count
+        for i in range(1, count + 1):
+            x = residual_block(
+                x, planes, stride if i == strided else 1, cfg, f"conv{stage}_block{i}",
+                drop_rate=next(rates),
+            )
+    if preact:
+        x = layers.Activation("relu", name="post_relu")(_bn(x, cfg, "post"))
+    return c.model(c.head(x, dropout_rate=head_dropout_rate))
+
+
+_GENERIC = ModelInfo(
+    name="resnet", builder=ResNet, family="resnet", paper=_HE2016, default_size=224, min_size=32
+)
+
+# ----------------------------------------------------------------------- the variants
+
+_KERAS_V1 = dict(stride_in_1x1=True, conv_bias=True, bn_epsilon=KERAS_BN_EPSILON)
+_KERAS_V2 = dict(
+    preact=True, strides=(2, 2, 2, 1), stride_block="last", conv_bias="unnormalized",
+    bn_epsilon=KERAS_BN_EPSILON,
+)
+_CIFAR = dict(block="basic", stem="3x3", stem_width=16, widths=(16, 32, 64), strides=(1, 2, 2))
+_DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+
+#: Registry name -> the :func:`ResNet` options of that variant.
+VARIANTS = {
+    "resnet18": dict(block="basic", blocks_per_stage=(2, 2, 2, 2)),
+    "resnet34": dict(block="basic", blocks_per_stage=(3, 4, 6, 3)),
+    "resnet50": dict(_KERAS_V1, blocks_per_stage=_DEPTHS[50]),
+    "resnet101": dict(_KERAS_V1, blocks_per_stage=_DEPTHS[101]),
+    "resnet152": dict(_KERAS_V1, blocks_per_stage=_DEPTHS[152]),
+    "resnet50v2": dict(_KERAS_V2, blocks_per_stage=_DEPTHS[50]),
+    "resnet101v2": dict(_KERAS_V2, blocks_per_stage=_DEPTHS[101]),
+    "resnet152v2": dict(_KERAS_V2, blocks_per_stage=_DEPTHS[152]),
+    "resnext50_32x4d": dict(blocks_per_stage=_DEPTHS[50], groups=32, base_width=4),
+    "resnext101_32x8d": dict(blocks_per_stage=_DEPTHS[101], groups=32, base_width=8),
+    "resnext101_64x4d": dict(blocks_per_stage=_DEPTHS[101], groups=64, base_width=4),
+    "wide_resnet50_2": dict(blocks_per_stage=_DEPTHS[50], base_width=128),
+    "wide_resnet101_2": dict(blocks_per_stage=_DEPTHS[101], base_width=128),
+    "seresnet50": dict(blocks_per_stage=_DEPTHS[50], se=True),
+    "seresnext50_32x4d": dict(blocks_per_stage=_DEPTHS[50], groups=32, base_width=4, se=True),
+    "senet154": dict(
+        blocks_per_stage=_DEPTHS[152], groups=64, base_width=4, reduce_first=2, se=True,
+        stem="deep", shortcut_kernel_size=3,
+    ),
+    "resnet110": dict(_CIFAR, blocks_per_stage=(18, 18, 18), shortcut="zero_pad"),
+    # WRN-d-1 here; WideResNet sets `blocks_per_stage` and `widths` from `depth` and `width`.
+    "wide_resnet": dict(_CIFAR, preact=True, blocks_per_stage=(4, 4, 4)),
+}
+
+
+def _imagenet_entry(family, paper, twin, params, **metadata):
+    """Registry metadata of an ImageNet variant: 224 default, 32 minimum, tested at 32."""
+    return dict(
+        family=family, paper=paper, default_size=224, min_size=32, test_size=32, twin=twin,
+        params=params, **metadata,
+    )
+
+
+# keras.applications twins: weights="imagenet" loads keras' published files.
+
+
+@register(**_imagenet_entry(
+    "resnet", _HE2016, "keras.applications.ResNet50", 25_636_712,
+    weights=_keras_weights(
+        "resnet50", "2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"
+    ),
+))
+def ResNet50(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet50",
+    drop_path_rate=0.0,
+):
+    """ResNet-50 (He et al. 2016, Table 1), a twin of ``keras.applications.ResNet50``: bottleneck
+    blocks 3-4-6-3 with conv biases and the stride on the first 1x1 conv. ``drop_path_rate``:
+    stochastic depth of the last block (0 adds no layers). Returns a Keras ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=ResNet50.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["resnet50"],
+    )
+
+
+@register(**_imagenet_entry(
+    "resnet", _HE2016, "keras.applications.ResNet101", 44_707_176,
+    weights=_keras_weights(
+        "resnet101", "f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"
+    ),
+))
+def ResNet101(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet101",
+    drop_path_rate=0.0,
+):
+    """ResNet-101: :func:`ResNet50` with 3-4-23-3 blocks (``keras.applications.ResNet101``).
+    Returns a Keras ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=ResNet101.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["resnet101"],
+    )
+
+
+@register(**_imagenet_entry(
+    "resnet", _HE2016, "keras.applications.ResNet152", 60_419_944,
+    weights=_keras_weights(
+        "resnet152", "100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"
+    ),
+    slow=True,
+))
+def ResNet152(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet152",
+    drop_path_rate=0.0,
+):
+    """ResNet-152: :func:`ResNet50` with 3-8-36-3 blocks (``keras.applications.ResNet152``).
+    Returns a Keras ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=ResNet152.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["resnet152"],
+    )
+
+
+@register(**_imagenet_entry(
+    "resnet", _HE2016_V2, "keras.applications.ResNet50V2", 25_613_800,
+    weights=_keras_weights(
+        "resnet50v2", "3ef43a0b657b3be2300d5770ece849e0", "fac2f116257151a9d068a22e544a4917"
+    ),
+))
+def ResNet50V2(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet50v2",
+    drop_path_rate=0.0,
+):
+    """Pre-activation ResNet-50 (He et al. 2016, "Identity Mappings"), a twin of
+    ``keras.applications.ResNet50V2``: BN-ReLU before each conv, each stage's stride in its last
+    block, a final BN-ReLU. ``drop_path_rate`` as in :func:`ResNet50`. Returns a Keras
+    ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=ResNet50V2.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["resnet50v2"],
+    )
+
+
+@register(**_imagenet_entry(
+    "resnet", _HE2016_V2, "keras.applications.ResNet101V2", 44_675_560,
+    weights=_keras_weights(
+        "resnet101v2", "6343647c601c52e1368623803854d971", "c0ed64b8031c3730f411d2eb4eea35b5"
+    ),
+))
+def ResNet101V2(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet101v2",
+    drop_path_rate=0.0,
+):
+    """:func:`ResNet50V2` with 3-4-23-3 blocks (``keras.applications.ResNet101V2``). Returns a
+    Keras ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=ResNet101V2.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["resnet101v2"],
+    )
+
+
+@register(**_imagenet_entry(
+    "resnet", _HE2016_V2, "keras.applications.ResNet152V2", 60_380_648,
+    weights=_keras_weights(
+        "resnet152v2", "a49b44d1979771252814e80f8ec446f9", "ed17cf2e0169df9d443503ef94b23b33"
+    ),
+    slow=True,
+))
+def ResNet152V2(
+    include_top=True,
+    weights="imagenet",
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet152v2",
+    drop_path_rate=0.0,
+):
+    """:func:`ResNet50V2` with 3-8-36-3 blocks (``keras.applications.ResNet152V2``). Returns a
+    Keras ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=ResNet152V2.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["resnet152v2"],
+    )
+
+
+# torchvision twins: no conv bias, BN epsilon 1e-5, the stride on the 3x3 conv.
+
+
+@register(**_imagenet_entry("resnet", _HE2016, "torchvision resnet18", 11_699_112))
+def ResNet18(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet18",
+    drop_path_rate=0.0,
+):
+    """ResNet-18 (He et al. 2016, Table 1) in torchvision's layout: basic blocks 2-2-2-2, 1x1
+    projection shortcuts where the shape changes. ``drop_path_rate``: stochastic depth of the last
+    block (0 adds no layers). Returns a Keras ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=ResNet18.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["resnet18"],
+    )
+
+
+@register(**_imagenet_entry("resnet", _HE2016, "torchvision resnet34", 21_814_696))
+def ResNet34(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet34",
+    drop_path_rate=0.0,
+):
+    """ResNet-34: :func:`ResNet18` with 3-4-6-3 basic blocks (torchvision ``resnet34``). Returns
+    a Keras ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=ResNet34.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["resnet34"],
+    )
+
+
+@register(**_imagenet_entry("resnext", _XIE2017, "torchvision resnext50_32x4d", 25_097_128))
+def ResNeXt50_32x4d(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnext50_32x4d",
+    drop_path_rate=0.0,
+):
+    """ResNeXt-50 32x4d (Xie et al. 2017, Table 1), torchvision's layout: bottlenecks 3-4-6-3
+    whose 3x3 conv is ``Conv2D(groups=32)`` with 4 channels per group at the first stage.
+    ``drop_path_rate`` as in :func:`ResNet18`. Returns a Keras ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=ResNeXt50_32x4d.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["resnext50_32x4d"],
+    )
+
+
+@register(**_imagenet_entry(
+    "resnext", _XIE2017, "torchvision resnext101_32x8d", 88_994_216, slow=True
+))
+def ResNeXt101_32x8d(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnext101_32x8d",
+    drop_path_rate=0.0,
+):
+    """ResNeXt-101 32x8d: 3-4-23-3 bottlenecks, 32 groups of 8 channels at the first stage
+    (torchvision ``resnext101_32x8d``). Returns a Keras ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=ResNeXt101_32x8d.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["resnext101_32x8d"],
+    )
+
+
+@register(**_imagenet_entry(
+    "resnext", _XIE2017, "torchvision resnext101_64x4d", 83_658_152, slow=True
+))
+def ResNeXt101_64x4d(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnext101_64x4d",
+    drop_path_rate=0.0,
+):
+    """ResNeXt-101 64x4d: 3-4-23-3 bottlenecks, 64 groups of 4 channels at the first stage
+    (torchvision ``resnext101_64x4d``). Returns a Keras ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=ResNeXt101_64x4d.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["resnext101_64x4d"],
+    )
+
+
+@register(**_imagenet_entry(
+    "wide_resnet", _WRN2016, "torchvision wide_resnet50_2", 68_951_464, slow=True
+))
+def WideResNet50_2(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="wide_resnet50_2",
+    drop_path_rate=0.0,
+):
+    """Wide ResNet-50-2 (Zagoruyko & Komodakis 2016) as torchvision builds it: ResNet-50 with
+    the inner 1x1 and 3x3 convs of every bottleneck twice as wide. Returns a Keras ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=WideResNet50_2.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["wide_resnet50_2"],
+    )
+
+
+@register(**_imagenet_entry(
+    "wide_resnet", _WRN2016, "torchvision wide_resnet101_2", 127_024_552, slow=True
+))
+def WideResNet101_2(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="wide_resnet101_2",
+    drop_path_rate=0.0,
+):
+    """Wide ResNet-101-2: :func:`WideResNet50_2` with 3-4-23-3 blocks (torchvision
+    ``wide_resnet101_2``). Returns a Keras ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=WideResNet101_2.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["wide_resnet101_2"],
+    )
+
+
+# timm twins: torchvision's bottleneck with a squeeze-excitation (reduction 16) on each branch.
+
+
+@register(**_imagenet_entry("senet", _HU2018, "timm seresnet50", 28_141_144))
+def SEResNet50(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="seresnet50",
+    drop_path_rate=0.0,
+):
+    """SE-ResNet-50 (Hu et al. 2018) as timm's ``seresnet50``: torchvision's ResNet-50 with a
+    squeeze-excitation (reduction 16, biased 1x1 convs) after each branch's last batch norm.
+    ``drop_path_rate`` as in :func:`ResNet18`. Returns a Keras ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=SEResNet50.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["seresnet50"],
+    )
+
+
+@register(**_imagenet_entry("senet", _HU2018, "timm seresnext50_32x4d", 27_628_120))
+def SEResNeXt50_32x4d(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="seresnext50_32x4d",
+    drop_path_rate=0.0,
+):
+    """SE-ResNeXt-50 32x4d (Hu et al. 2018) as timm's ``seresnext50_32x4d``:
+    :func:`ResNeXt50_32x4d` with :func:`SEResNet50`'s squeeze-excitation. Returns a Keras
+    ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=SEResNeXt50_32x4d.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["seresnext50_32x4d"],
+    )
+
+
+@register(**_imagenet_entry("senet", _HU2018, "timm legacy_senet154", 115_336_536, slow=True))
+def SENet154(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="senet154",
+    dropout_rate=0.2,
+    drop_path_rate=0.0,
+):
+    """SENet-154 (Hu et al. 2018) as timm's ``legacy_senet154``: a stem of three 3x3 convs
+    (64-64-128) and a ceil-mode max pool, 3-8-36-3 SE bottlenecks with 64 groups (first 1x1 at
+    half the 3x3's width), 3x3 strided projection shortcuts, squeeze-excitation reduction 16,
+    and ``dropout_rate`` before the classifier. Returns a Keras ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=SENet154.info, head_dropout_rate=dropout_rate,
+        drop_path_rate=drop_path_rate, **VARIANTS["senet154"],
+    )
+
+
+# CIFAR-10 networks (32x32 inputs, 10 classes).
+
+
+def _cifar_entry(family, paper, params):
+    return dict(
+        family=family, paper=paper, default_size=32, min_size=32, params=params,
+        params_classes=10,
+    )
+
+
+@register(**_cifar_entry("wide_resnet", _WRN2016, 36_497_146))
+def WideResNet(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="wide_resnet",
+    depth=28,
+    width=10,
+    dropout_rate=0.0,
+    drop_path_rate=0.0,
+):
+    """WRN-``depth``-``width`` for CIFAR (Zagoruyko & Komodakis 2016, Table 1): a 3x3 conv to 16
+    channels, three stages of ``(depth - 4) / 6`` pre-activation basic blocks with
+    ``16 * width``, ``32 * width``, ``64 * width`` channels (strides 1, 2, 2), 1x1 projections
+    where the width changes, ``dropout_rate`` between each block's two convs, a final BN-ReLU.
+    ``drop_path_rate`` as in :func:`ResNet18`. Returns a Keras ``Model``."""
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
+        raise ValueError(
+            f"`depth` must be 6n + 4 for a positive integer n (10, 16, 22, 28, 40, ...). "
+            f"Received: depth={depth!r}"
+        )
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"`width` must be a positive integer. Received: width={width!r}")
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=WideResNet.info, dropout_rate=dropout_rate,
+        drop_path_rate=drop_path_rate, **dict(
+            VARIANTS["wide_resnet"], blocks_per_stage=((depth - 4) // 6,) * 3,
+            widths=(16 * width, 32 * width, 64 * width),
+        ),
+    )
+
+
+@register(**_cifar_entry("resnet", _HUANG2016, 1_736_058))
+def ResNet110(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="resnet110",
+    drop_path_rate=0.5,
+):
+    """ResNet-110 for CIFAR (He et al. 2016, Sec. 4.2: 6n + 2 layers, n = 18): a 3x3 conv to 16
+    channels, three stages of 18 basic blocks with 16, 32, 64 channels, option-A shortcuts
+    (strided subsampling and zero channel padding, no parameters). ``drop_path_rate``: stochastic
+    depth of the last block, decaying linearly from the first; the default 0.5 is Huang et al.
+    2016's p_L. Returns a Keras ``Model``."""
+    return ResNet(
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+        classifier_activation, name, info=ResNet110.info, drop_path_rate=drop_path_rate,
+        **VARIANTS["resnet110"],
+    )
