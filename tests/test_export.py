@@ -373,3 +373,14 @@ def test_one_model_per_family_exports_within_bounds(name, tmp_path):
     assert float32.max_abs_diff <= 1e-4 * max(1.0, float32.max_abs_reference), float32
     assert report["tflite_float16"].top1_agreement >= 0.99, report["tflite_float16"]
     assert not any(op.startswith("Flex") for op in float32.ops)
+
+
+def test_full_integer_squeezenet_with_ceil_pools_runs_under_xnnpack(tmp_path):
+    """Caffe-style ceil pools once padded with -inf, which XNNPACK (LiteRT's default CPU
+    delegate) refuses in a full-integer model ("failed to prepare"): it must run and pass."""
+    model = keras_arches.SqueezeNet1_1(weights=None, input_shape=(64, 64, 3), classes=10)
+    calibration = synthetic_images((64, 64, 3), 32, seed=2)
+    report = export(model, tmp_path / "s.tflite", format="tflite_int8",
+                    representative_data=calibration, latency_runs=1, verbose=False)
+    assert report.passed, report.table()
+    assert report.results[0].top1_agreement is not None

@@ -11,7 +11,8 @@ class CeilPooling2D(keras.layers.Layer):
     ``ceil_mode=True``) compute it: ``ceil((size - pool_size) / strides) + 1``, with no padding at
     the start. Keras' "valid" rounds down and "same" pads both sides, so neither reproduces the
     spatial sizes of Caffe-era nets (GoogLeNet's 112->56, NiN's 54->27, SqueezeNet's 109->54).
-    The input is padded at the end by ``strides - 1`` rows and columns, which max pooling ignores
+    The input is padded at the end by ``strides - 1`` rows and columns (with its minimum),
+    which max pooling ignores
     and average pooling leaves out of the divisor (Caffe counts only real elements in a clipped
     last window). Args: ``pool_size``, ``strides`` (positive ints), ``mode`` ("max" or
     "average"), ``data_format``. Output: ``(batch, ceil((h-k)/s)+1, ceil((w-k)/s)+1, channels)``.
@@ -45,7 +46,9 @@ class CeilPooling2D(keras.layers.Layer):
         if self.strides == 1:
             return self._pool(inputs)
         if self.mode == "max":
-            return self._pool(self._pad(inputs, float("-inf")))
+            # Pad with the input's minimum, not -inf: the max is the same, and a -inf constant
+            # makes full-integer TFLite models fail in XNNPACK ("failed to prepare").
+            return self._pool(self._pad(inputs, ops.min(inputs)))
         # The mean over real elements only: padded sum / number of real elements.
         ones = ops.ones_like(inputs[..., :1] if self.data_format == "channels_last" else inputs[:, :1])
         return self._pool(self._pad(inputs, 0.0)) / self._pool(self._pad(ones, 0.0))
