@@ -352,7 +352,7 @@ def test_vgg16_small_top_float32(tmp_path):
 FAMILY_SIZES = {
     "LeNet5": 32, "AlexNet": 227, "VGG16": 32, "NiN": 224, "GoogLeNet": 224, "SqueezeNet1_1": 64,
     "InceptionV3": 75, "Xception": 71, "ResNet50": 32, "WideResNet50_2": 32, "ResNeXt50_32x4d": 32,
-    "SEResNet50": 32, "DenseNet121": 32, "FractalNet": 32,
+    "SEResNet50": 32, "DenseNetBC": 32, "FractalNet": 32,
 }
 
 

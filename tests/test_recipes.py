@@ -92,12 +92,16 @@ SMALL = {
     "nin": ("nin", {"variant": "cifar10", "input_shape": (32, 32, 3)}),
     "googlenet": ("googlenet", {"aux_classifiers": True, "input_shape": (79, 79, 3)}),
     "squeezenet": ("squeezenet1_1", {"input_shape": (64, 64, 3)}),
+    # Shallow members of the deep families: the same layers, a fraction of the tracing time.
+    "densenet": ("densenet_bc", {"depth": 22, "input_shape": (32, 32, 3)}),
+    "resnet": ("resnet18", {"input_shape": (32, 32, 3)}),
+    "stochastic_depth": ("resnet18", {"drop_path_rate": 0.5, "input_shape": (32, 32, 3)}),
+    "wide_resnet": ("wide_resnet", {"depth": 10, "width": 2, "input_shape": (32, 32, 3)}),
 }
-_RECIPE_FAMILY = {"stochastic_depth": "resnet"}
 
 
 def _small_model(recipe):
-    family = _RECIPE_FAMILY.get(recipe.name, recipe.name)
+    family = recipe.name
     if family in SMALL:
         return SMALL[family]
     try:
@@ -124,7 +128,8 @@ def _stand_in(aux_heads):
     return keras.Model(inputs, outputs if aux_heads else outputs[0], name="stand_in")
 
 
-_REAL = {"nin", "googlenet", "squeezenet"}  # real registered models: a few seconds more
+_REAL = {"nin", "googlenet", "squeezenet", "densenet", "resnet", "stochastic_depth",
+         "wide_resnet"}  # real registered models: a few seconds more
 
 
 @pytest.mark.parametrize(
