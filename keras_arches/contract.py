@@ -15,6 +15,7 @@ import keras
 from keras import layers
 
 from keras_arches import registry
+from keras_arches.layers.stochastic_depth import check_rate  # noqa: F401  (builders use it)
 from keras_arches.weights import load_weights
 
 POOLING_MODES = (None, "avg", "max")
@@ -33,12 +34,6 @@ def head_dtype():
     """
     policy = keras.mixed_precision.global_policy().name
     return "float32" if policy.startswith("mixed") else None
-
-
-def check_rate(name, value):
-    """Validates a probability-like architecture option (dropout, drop-path) in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"`{name}` must be a number in [0, 1). Received: {name}={value!r}")
 
 
 def check_width(width_multiplier, weights=None):

@@ -3,6 +3,8 @@
 import keras
 from keras.src.backend.config import standardize_data_format
 
+from keras_arches.layers.stochastic_depth import check_rate
+
 
 def _check_positive_int(name, value, allow_none=False):
     if value is None and allow_none:
@@ -53,8 +55,7 @@ class AuxiliaryClassifier(keras.layers.Layer):
             _check_positive_int(arg, value)
         _check_positive_int("conv2_filters", conv2_filters, allow_none=True)
         _check_positive_int("hidden_units", hidden_units, allow_none=True)
-        if isinstance(dropout_rate, bool) or not isinstance(dropout_rate, (int, float)) or not 0.0 <= dropout_rate < 1.0:
-            raise ValueError(f"`dropout_rate` must be a number in [0, 1). Received: dropout_rate={dropout_rate!r}")
+        check_rate("dropout_rate", dropout_rate)
         if not isinstance(batch_norm, bool):
             raise ValueError(f"`batch_norm` must be True or False. Received: batch_norm={batch_norm!r}")
         keras.activations.get(classifier_activation)  # fails early on an unknown activation

@@ -14,7 +14,7 @@ import functools
 import keras
 from keras import ops
 
-from keras_arches.layers.stochastic_depth import _check_rate
+from keras_arches.layers.stochastic_depth import check_rate
 
 
 def _check_seed(seed):
@@ -83,7 +83,7 @@ class FractalJoin(keras.layers.Layer):
     """
 
     def __init__(self, drop_rate=0.15, seed=None, **kwargs):
-        _check_rate("drop_rate", drop_rate)
+        check_rate("drop_rate", drop_rate)
         _check_seed(seed)
         super().__init__(**kwargs)
         self.drop_rate = float(drop_rate)

@@ -4,7 +4,8 @@ import keras
 from keras import ops
 
 
-def _check_rate(name, value):
+def check_rate(name, value):
+    """Validates a probability-like option (dropout, drop-path) in [0, 1)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
         raise ValueError(f"`{name}` must be a number in [0, 1). Received: {name}={value!r}")
 
@@ -17,7 +18,7 @@ def drop_path_rates(num_blocks, drop_path_rate):
     """
     if isinstance(num_blocks, bool) or not isinstance(num_blocks, int) or num_blocks < 1:
         raise ValueError(f"`num_blocks` must be a positive integer. Received: num_blocks={num_blocks!r}")
-    _check_rate("drop_path_rate", drop_path_rate)
+    check_rate("drop_path_rate", drop_path_rate)
     return [drop_path_rate * block / num_blocks for block in range(1, num_blocks + 1)]
 
 
@@ -32,7 +33,7 @@ class StochasticDepth(keras.layers.Layer):
     """
 
     def __init__(self, rate, seed=None, **kwargs):
-        _check_rate("rate", rate)
+        check_rate("rate", rate)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
         super().__init__(**kwargs)

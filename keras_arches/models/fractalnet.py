@@ -7,7 +7,7 @@ from keras import layers
 from keras_arches.contract import Contract
 from keras_arches.layers import FractalJoin, GlobalDropPath
 from keras_arches.layers.fractal_join import _check_seed
-from keras_arches.layers.stochastic_depth import _check_rate
+from keras_arches.layers.stochastic_depth import check_rate
 from keras_arches.registry import register
 
 _PAPER = (
@@ -78,7 +78,7 @@ def _check_options(columns, dropout_rates, drop_path_rate, global_drop_ratio, se
             f"`dropout_rates` must be {len(FILTERS)} numbers in [0, 1), one per block. "
             f"Received: dropout_rates={dropout_rates!r}"
         )
-    _check_rate("drop_path_rate", drop_path_rate)
+    check_rate("drop_path_rate", drop_path_rate)
     if (
         isinstance(global_drop_ratio, bool)
         or not isinstance(global_drop_ratio, (int, float))

@@ -9,7 +9,7 @@ same modules, v4 and Inception-ResNet v2 reuse their layouts with other widths.
 import keras
 from keras import layers
 
-from keras_arches.contract import Contract
+from keras_arches.contract import Contract, check_rate
 from keras_arches.layers import AuxiliaryClassifier
 from keras_arches.registry import WeightsFile, register
 
@@ -191,11 +191,6 @@ def _v3_stem(x, axis):
 def _check_bool(name, value):
     if not isinstance(value, bool):
         raise ValueError(f"`{name}` must be True or False. Received: {name}={value!r}")
-
-
-def _check_rate(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"`{name}` must be a number in [0, 1). Received: {name}={value!r}")
 
 
 @register(
@@ -391,7 +386,7 @@ def InceptionV4(
     (the paper's keep probability 0.8) -> FC ``classes``. Convs without bias, batch norm with
     scale and epsilon 1e-3. Returns a Keras ``Model``.
     """
-    _check_rate("dropout_rate", dropout_rate)
+    check_rate("dropout_rate", dropout_rate)
     c = Contract(
         InceptionV4.info, include_top, weights, input_tensor, input_shape, pooling,
         classes, classifier_activation, name,

@@ -13,7 +13,7 @@ import math
 
 from keras import layers
 
-from keras_arches.contract import Contract
+from keras_arches.contract import Contract, check_rate
 from keras_arches.layers import CeilPooling2D, SqueezeExcite, StochasticDepth, drop_path_rates
 from keras_arches.registry import ModelInfo, WeightsFile, register
 
@@ -227,9 +227,7 @@ def _check_options(cfg):
             f"reduce_first={cfg['reduce_first']}"
         )
     for name in ("dropout_rate", "head_dropout_rate", "drop_path_rate"):
-        rate = cfg[name]
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-            raise ValueError(f"`{name}` must be a number in [0, 1). Received: {name}={rate!r}")
+        check_rate(name, cfg[name])
 
 
 def ResNet(
