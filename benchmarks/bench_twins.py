@@ -1,13 +1,16 @@
 """keras_arches twins against keras.applications, in one process, interleaved.
 
-For each model: build time, batch-1 latency, batch-N inference images/s and
-training-step images/s, each the median of ``--repeats`` runs, ours and
-theirs measured alternately so that machine noise hits both. Prints a table
+For each model: build time (median of ``--build-samples`` builds), batch-1
+latency, batch-N inference images/s and training-step images/s (medians over
+``--rounds`` x ``--repeats`` timings), ours and theirs measured alternately so
+that machine noise hits both. ``--control`` measures keras' model against
+itself, which shows how far the ratios scatter when nothing differs. Prints a table
 and the ratio ours/theirs (>= 1.00 means we are as fast; for build time and
 latency the ratio is theirs/ours so that >= 1 is always good).
 
     python benchmarks/bench_twins.py --models resnet50 vgg16 --batch 32
-    python benchmarks/bench_twins.py --mixed-precision --jit-compile --train-batch 256  # GPU
+    python benchmarks/bench_twins.py --control      # keras against itself: the noise band
+    python benchmarks/bench_twins.py --mixed-precision --jit-compile --train-batch 256 --peak-tflops 989  # GPU
 """
 
 import argparse
@@ -28,12 +31,13 @@ DEFAULT_MODELS = ["resnet50", "inception_v3", "xception", "densenet121", "vgg16"
 PREFIX = "keras.applications."
 
 
-def builders(name):
+def builders(name, control=False):
+    """The two sides; with ``control`` both are keras' own model (an A/A run)."""
     info = keras_arches.model_info(name)
     if not info.twin.startswith(PREFIX):
         raise SystemExit(f"{name} has no keras.applications twin (twin: {info.twin})")
     theirs = getattr(keras.applications, info.twin[len(PREFIX):])
-    return info, {"ours": info.builder, "theirs": theirs}
+    return info, {"ours": theirs if control else info.builder, "theirs": theirs}
 
 
 def device_name():
@@ -57,12 +61,30 @@ def timed(fn, repeats, iters=1):
     return statistics.median(times)
 
 
-def measure(build, shape, args):
-    """One side's figures: build s, batch-1 latency s, infer img/s, train img/s."""
+def build_times(sides, samples):
+    """Median build seconds per side over ``samples`` interleaved builds."""
+    times = {side: [] for side in sides}
+    for i in range(samples):
+        for side in sorted(sides, reverse=i % 2 == 1):
+            keras.backend.clear_session()
+            start = time.perf_counter()
+            sides[side](weights=None)
+            times[side].append(time.perf_counter() - start)
+    return {side: statistics.median(t) for side, t in times.items()}
+
+
+def mfu(build, med, peak_tflops):
+    """Model FLOPs utilisation of training: 3 x forward per image (forward + backward), where a
+    forward pass costs 2 FLOPs per multiply-accumulate (the hardware convention of peak TFLOP/s)."""
     keras.backend.clear_session()
-    start = time.perf_counter()
+    forward = 2 * keras_arches.profile(build(weights=None)).macs
+    return {side: 3 * forward * m["train_ips"] / (peak_tflops * 1e12) for side, m in med.items()}
+
+
+def measure(build, shape, args):
+    """One side's figures: batch-1 latency s, infer img/s, train img/s."""
+    keras.backend.clear_session()
     model = build(weights=None)
-    build_s = time.perf_counter() - start
 
     # Keras' own compiled predict/train functions, so the same code measures
     # the TensorFlow and the JAX backend (the GPU machine has JAX, not TF).
@@ -83,7 +105,6 @@ def measure(build, shape, args):
     model.train_on_batch(xs, ys)  # trace and warm up
     step = timed(lambda: model.train_on_batch(xs, ys), args.repeats, args.iters)
     return {
-        "build_s": build_s,
         "latency_ms": latency * 1e3,
         "infer_ips": infer_ips,
         "train_ips": args.train_batch / step,
@@ -98,8 +119,17 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--iters", type=int, default=1, help="calls per timing")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds per model")
+    parser.add_argument("--build-samples", type=int, default=8, help="interleaved builds per side")
     parser.add_argument("--jit-compile", action="store_true")
     parser.add_argument("--mixed-precision", action="store_true")
+    parser.add_argument(
+        "--control", action="store_true",
+        help="A/A run: measure keras' model against itself, so the ratios show the noise band",
+    )
+    parser.add_argument(
+        "--peak-tflops", type=float,
+        help="the accelerator's dense peak (989 for H100/H200 fp16): adds training MFU",
+    )
     parser.add_argument("--json", help="write the raw figures here")
     args = parser.parse_args(argv)
     if args.mixed_precision:
@@ -107,10 +137,11 @@ def main(argv=None):
 
     device = device_name()
     print(f"backend: {keras.backend.backend()}  device: {device}  jit_compile={args.jit_compile}  "
-          f"policy={keras.mixed_precision.global_policy().name}", flush=True)
+          f"policy={keras.mixed_precision.global_policy().name}"
+          f"{'  CONTROL (keras vs keras)' if args.control else ''}", flush=True)
     results = {}
     for name in args.models:
-        info, sides = builders(name)
+        info, sides = builders(name, args.control)
         for build in sides.values():  # first builds pay for backend start-up
             build(weights=None)
         runs = {"ours": [], "theirs": []}
@@ -122,6 +153,8 @@ def main(argv=None):
             side: {k: statistics.median(r[k] for r in rs) for k in rs[0]}
             for side, rs in runs.items()
         }
+        for side, seconds in build_times(sides, args.build_samples).items():
+            med[side]["build_s"] = seconds
         ratio = {
             "build": med["theirs"]["build_s"] / med["ours"]["build_s"],
             "latency": med["theirs"]["latency_ms"] / med["ours"]["latency_ms"],
@@ -138,6 +171,11 @@ def main(argv=None):
             f"{med['theirs']['train_ips']:.1f} img/s (x{ratio['train']:.2f})",
             flush=True,
         )
+        if args.peak_tflops:
+            results[name]["mfu"] = mfu(info.builder, med, args.peak_tflops)
+            print(f"{name:14s} training MFU ours {results[name]['mfu']['ours']:.1%}  "
+                  f"theirs {results[name]['mfu']['theirs']:.1%} of {args.peak_tflops:g} TFLOP/s",
+                  flush=True)
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"args": vars(args), "device": str(device), "results": results}, handle, indent=2)
