@@ -10,7 +10,8 @@ latency the ratio is theirs/ours so that >= 1 is always good).
 
     python benchmarks/bench_twins.py --models resnet50 vgg16 --batch 32
     python benchmarks/bench_twins.py --control      # keras against itself: the noise band
-    python benchmarks/bench_twins.py --mixed-precision --jit-compile --train-batch 256 --peak-tflops 989  # GPU
+    python benchmarks/bench_twins.py --models resnet50 --mixed-precision --jit-compile \
+        --batch 256 --train-batch 256 --peak-tflops 989     # GPU, with training MFU
 """
 
 import argparse
@@ -61,11 +62,16 @@ def timed(fn, repeats, iters=1):
     return statistics.median(times)
 
 
+def interleaved(i):
+    """The side order of round ``i``: ours first on even rounds, theirs first on odd ones."""
+    return ("ours", "theirs") if i % 2 == 0 else ("theirs", "ours")
+
+
 def build_times(sides, samples):
     """Median build seconds per side over ``samples`` interleaved builds."""
     times = {side: [] for side in sides}
     for i in range(samples):
-        for side in sorted(sides, reverse=i % 2 == 1):
+        for side in interleaved(i):
             keras.backend.clear_session()
             start = time.perf_counter()
             sides[side](weights=None)
@@ -146,8 +152,7 @@ def main(argv=None):
             build(weights=None)
         runs = {"ours": [], "theirs": []}
         for round_ in range(args.rounds):
-            order = ("ours", "theirs") if round_ % 2 == 0 else ("theirs", "ours")
-            for side in order:
+            for side in interleaved(round_):
                 runs[side].append(measure(sides[side], info.default_shape, args))
         med = {
             side: {k: statistics.median(r[k] for r in rs) for k in rs[0]}
@@ -178,7 +183,8 @@ def main(argv=None):
                   flush=True)
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump({"args": vars(args), "device": str(device), "results": results}, handle, indent=2)
+            json.dump({"args": vars(args), "device": str(device), "results": results}, handle,
+                  indent=2)
     return 0
 
 
