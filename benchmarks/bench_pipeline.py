@@ -18,9 +18,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import keras  # noqa: E402
+from bench_twins import device_name, timed  # noqa: E402
 
 import keras_arches  # noqa: E402
-from bench_twins import device_name, timed  # noqa: E402
 from keras_arches import data  # noqa: E402
 
 

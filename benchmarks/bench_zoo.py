@@ -20,9 +20,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from bench_twins import device_name, timed  # noqa: E402
 
 import keras_arches  # noqa: E402
-from bench_twins import device_name, timed  # noqa: E402
 
 
 def measure(name, size, args, jit_compile):

@@ -6,14 +6,18 @@ Every builder has the signature of ``keras.applications``; see
 
 __version__ = "0.1.0"
 
-from keras_arches import layers  # noqa: F401
-from keras_arches import data, recipes, training  # noqa: F401  (recipes registers schedules)
-from keras_arches.models import *  # noqa: F401,F403  (registers the builders)
-from keras_arches.models import __all__ as _model_names
+from keras_arches import (  # noqa: F401  (recipes registers schedules)
+    data,
+    layers,  # noqa: F401
+    recipes,
+    training,
+)
 from keras_arches.analysis import profile
 from keras_arches.contract import strip_auxiliary
 from keras_arches.ensemble import ensemble
 from keras_arches.exporting import export, export_all
+from keras_arches.models import *  # noqa: F401,F403  (registers the builders)
+from keras_arches.models import __all__ as _model_names
 from keras_arches.registry import get_model, list_models, model_info
 from keras_arches.training import train
 

@@ -643,7 +643,6 @@ def export_all(
     (``report_path="auto"``; None to skip) and returned; with ``strict`` a failed check raises
     :class:`ExportCheckError` after the report is written.
     """
-    import tensorflow as tf
 
     if formats is None:
         formats = [f for f in FORMATS if f != "tflite_int8" or representative_data is not None]

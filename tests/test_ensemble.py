@@ -3,11 +3,10 @@
 import keras
 import numpy as np
 import pytest
+from conftest import random_images
 
 import keras_arches
 from keras_arches.layers import AuxiliaryClassifier
-
-from conftest import random_images
 
 L = keras.layers
 SHAPE = (32, 32, 3)

@@ -1,9 +1,9 @@
 """Behaviour of the shared custom layers (small tensors, CPU)."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-import keras
 
 from keras_arches.layers import (
     AuxiliaryClassifier,
