@@ -449,34 +449,11 @@ def plot_diagram(model, path, **kwargs):
 
 # --------------------------------------------------------------------------- complexity chart
 
-# ImageNet top-1 accuracy (%) of the pretrained models whose architecture is this package's twin,
-# as their publishers document them: the keras.applications table (keras.io/api/applications)
-# and torchvision's IMAGENET1K_V1 weights' acc@1.
-PUBLISHED_TOP1 = {
-    "vgg16": (71.3, "keras.applications"),
-    "vgg19": (71.3, "keras.applications"),
-    "resnet50": (74.9, "keras.applications"),
-    "resnet101": (76.4, "keras.applications"),
-    "resnet152": (76.6, "keras.applications"),
-    "resnet50v2": (76.0, "keras.applications"),
-    "resnet101v2": (77.2, "keras.applications"),
-    "resnet152v2": (78.0, "keras.applications"),
-    "inception_v3": (77.9, "keras.applications"),
-    "inception_resnet_v2": (80.3, "keras.applications"),
-    "xception": (79.0, "keras.applications"),
-    "densenet121": (75.0, "keras.applications"),
-    "densenet169": (76.2, "keras.applications"),
-    "densenet201": (77.3, "keras.applications"),
-    "resnet18": (69.758, "torchvision"),
-    "resnet34": (73.314, "torchvision"),
-    "resnext50_32x4d": (77.618, "torchvision"),
-    "resnext101_32x8d": (79.312, "torchvision"),
-    "wide_resnet50_2": (78.468, "torchvision"),
-    "wide_resnet101_2": (78.848, "torchvision"),
-    "densenet161": (77.138, "torchvision"),
-    "squeezenet1_0": (58.092, "torchvision"),
-    "squeezenet1_1": (58.178, "torchvision"),
-}
+def published_top1():
+    """``{name: (top-1 %, source)}`` for every model card with a published ImageNet top-1."""
+    from keras_arches import registry
+
+    return {c.name: c.published_top1 for c in registry.cards() if c.published_top1}
 
 
 def _default_cache():
@@ -529,8 +506,9 @@ def complexity_chart(path, models=None, accuracy=None, cache=None):
     ``models``: registry names (default: every registered model, profiled at its default size
     through the ``cache`` of :func:`profile_registered`) and/or :class:`Profile` objects.
     Left panel: GFLOPs (lecture convention) against millions of parameters for every model.
-    Right panel, for the models with a figure in ``accuracy`` (default :data:`PUBLISHED_TOP1`,
-    name -> top-1 % or (top-1 %, source)): top-1 against GFLOPs, bubble area = parameters.
+    Right panel, for the models with a figure in ``accuracy`` (default: the cards'
+    :func:`published_top1`, name -> top-1 % or (top-1 %, source)): top-1 against GFLOPs,
+    bubble area = parameters.
     Returns ``path``.
     """
     import matplotlib
@@ -538,7 +516,7 @@ def complexity_chart(path, models=None, accuracy=None, cache=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    accuracy = PUBLISHED_TOP1 if accuracy is None else accuracy
+    accuracy = published_top1() if accuracy is None else accuracy
     if models is None:
         summaries = profile_registered(cache=cache)
     else:

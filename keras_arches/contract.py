@@ -288,8 +288,13 @@ class Contract:
 
     def model(self, outputs):
         """The functional model, with the requested weights loaded."""
-        model = keras.Model(self.inputs, outputs, name=self.name)
-        if self.weights in self.info.weights:
+        named = self.weights in self.info.weights
+        model = registry.ArchModel(
+            self.inputs, outputs, name=self.name,
+            arch=self.info.name if registry.is_registered(self.info) else None,
+            checkpoint=self.weights if named else None,
+        )
+        if named:
             files = self.info.weights[self.weights]
             url, file_hash = (
                 (files.url, files.file_hash)
@@ -316,4 +321,9 @@ def strip_auxiliary(model):
     if len(model.outputs) == 1:
         return model
     # model.input keeps a single-input model callable on a bare tensor.
+    if isinstance(model, registry.ArchModel):
+        return registry.ArchModel(
+            model.input, model.outputs[0], name=model.name, arch=model.arch,
+            checkpoint=model.checkpoint,
+        )
     return keras.Model(model.input, model.outputs[0], name=model.name)

@@ -14,12 +14,15 @@ import functools
 import math
 import os
 
+import warnings
+
+import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_arches.registry import PREPROCESSING, model_info
+
 EMBEDDED = "embedded_mnist"
-# keras.applications.imagenet_utils modes, plus "unit" (x / 255) and "raw" (0-255 floats).
-PREPROCESSING = ("unit", "raw", "tf", "torch", "caffe")
 AUGMENTATIONS = ("crop", "flip")
 # Training crops are taken from the image resized to size / 0.875 (256 for 224, as in ResNet
 # and Inception training); evaluation takes the central crop of the same resize.
@@ -194,25 +197,22 @@ def preprocess(images, mode):
     raise ValueError(f"`preprocessing` must be one of {PREPROCESSING}. Received: {mode!r}")
 
 
-def preprocessing_for(model_name):
-    """The preprocessing mode of a registered model: its twin's, else its family's habit.
+def preprocessing_for(model):
+    """The preprocessing mode on a model's card (:data:`PREPROCESSING`).
 
-    keras.applications twins keep Keras' modes (VGG and ResNet v1: "caffe", DenseNet:
-    "torch", the rest: "tf"); torchvision/timm models use ImageNet mean/std ("torch"), timm's
-    Inception/Xception ports [-1, 1] ("tf"); grayscale models [0, 1] ("unit").
+    ``model`` is a registry name or a model a registered builder made (see
+    :func:`keras_arches.model_info`). A Keras model that no builder made has no card: it gets
+    "unit" (x / 255), with a warning that says so.
     """
-    from keras_arches import registry
-
-    info = registry.model_info(model_name)
-    if info.channels == 1:
+    if isinstance(model, keras.Model) and getattr(model, "arch", None) is None:
+        warnings.warn(
+            f"Model {model.name!r} was not built by a keras_arches builder, so it has no model "
+            "card: using preprocessing 'unit' (x / 255). Pass `preprocessing=` to choose.",
+            UserWarning,
+            stacklevel=2,
+        )
         return "unit"
-    twin = info.twin
-    if twin.startswith("keras.applications."):
-        arch = twin.rsplit(".", 1)[-1]
-        if arch.startswith("VGG") or (arch.startswith("ResNet") and not arch.endswith("V2")):
-            return "caffe"
-        return "torch" if arch.startswith("DenseNet") else "tf"
-    return "tf" if info.family in ("inception", "xception") else "torch"
+    return model_info(model).preprocessing
 
 
 def _to_channels(image, channels):

@@ -2,8 +2,8 @@
 
 A recipe states the optimizer, base learning rate at its reference batch size, schedule,
 weight decay, label smoothing, auxiliary-loss weights and epochs the paper reports (where a
-paper leaves a value out, ``notes`` says what was chosen and why). ``recipe_for(model)`` maps
-every registry family to its recipe. ``recipe.optimizer(steps_per_epoch, batch_size,
+paper leaves a value out, ``notes`` says what was chosen and why). ``recipe_for(model)`` reads
+the recipe named on a model's card. ``recipe.optimizer(steps_per_epoch, batch_size,
 epochs)`` builds the Keras optimizer and schedule for a run of any length: the schedule keeps
 the paper's shape (decay points at the same fractions of training), so a 2-epoch test and the
 paper's 90 epochs use one code path. The learning rate follows the linear scaling rule (Goyal
@@ -297,16 +297,6 @@ RECIPES = {
     )
 }
 
-FAMILY_RECIPES = {
-    "lenet": "lenet", "alexnet": "alexnet", "vgg": "vgg", "nin": "nin",
-    "googlenet": "googlenet", "squeezenet": "squeezenet", "inception": "inception",
-    "xception": "xception", "resnet": "resnet", "resnext": "resnext",
-    "wide_resnet": "wide_resnet", "senet": "senet", "densenet": "densenet",
-    "fractalnet": "fractalnet",
-}
-# Models trained differently from the rest of their family.
-MODEL_RECIPES = {"resnet110": "stochastic_depth"}
-
 
 def get_recipe(name):
     """A recipe by its name (``RECIPES``), or the recipe itself."""
@@ -318,19 +308,15 @@ def get_recipe(name):
 
 
 def recipe_for(model):
-    """The recipe of a registered model (by name), or of a family name."""
+    """The recipe on a model's card: a registry name, a model a builder made, or a recipe name.
+
+    Every family has a recipe of its own name (``recipe_for("inception")``); a model's card
+    (:func:`keras_arches.model_info`) names the recipe it is trained with.
+    """
     from keras_arches import registry
 
-    if model in FAMILY_RECIPES:
-        return RECIPES[FAMILY_RECIPES[model]]
-    info = registry.model_info(model)
-    if info.name in MODEL_RECIPES:
-        return RECIPES[MODEL_RECIPES[info.name]]
-    family = info.family
-    if family not in FAMILY_RECIPES:
-        raise ValueError(
-            f"No training recipe for family {family!r}. Families with one: "
-            f"{', '.join(FAMILY_RECIPES)}."
-        )
-    return RECIPES[FAMILY_RECIPES[family]]
-
+    if isinstance(model, Recipe):
+        return model
+    if isinstance(model, str) and model in RECIPES:
+        return RECIPES[model]
+    return get_recipe(registry.model_info(model).recipe)

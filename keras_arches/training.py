@@ -381,9 +381,11 @@ def train(
 
     ``model`` is a registry name (built with ``options`` for ``dataset``'s classes at
     ``input_shape``, default the dataset's size raised to the model's minimum), a callable
-    returning a model, or a model (the last two need ``recipe``, and a model must already be
-    built under the precision and strategy). ``recipe`` is a :class:`~keras_arches.recipes
-    .Recipe` or its name, default the model family's; ``epochs``/``batch_size`` default to
+    returning a model, or a model (already built under the precision and strategy). The recipe
+    and the preprocessing default to the model card's (:func:`keras_arches.model_info`); a
+    callable, or a model no builder made, needs ``recipe`` and gets "unit" preprocessing with a
+    warning unless ``preprocessing`` is given. ``recipe`` is a :class:`~keras_arches.recipes
+    .Recipe` or its name; ``epochs``/``batch_size`` default to
     the recipe's and the schedule is fitted to the run's length. ``steps_per_epoch`` and
     ``test_steps`` shorten epochs and evaluation. ``mixed_precision``: see
     :func:`resolve_precision`; ``jit_compile``: True, False or "auto"
@@ -401,12 +403,15 @@ def train(
     _positive("batch_size", batch_size)
     _positive("steps_per_epoch", steps_per_epoch)
     _positive("test_steps", test_steps)
-    if isinstance(model, str):
-        recipe = recipes_lib.get_recipe(recipe) if recipe else recipes_lib.recipe_for(model)
-    elif recipe is None:
-        raise ValueError("Training a model object or a callable needs `recipe` (a name or Recipe).")
-    else:
+    if recipe is not None:
         recipe = recipes_lib.get_recipe(recipe)
+    elif isinstance(model, str) or getattr(model, "arch", None) is not None:
+        recipe = recipes_lib.recipe_for(model)  # the model card's
+    else:
+        raise ValueError(
+            "Training a callable, or a model that no keras_arches builder made, needs `recipe` "
+            f"(a name or a Recipe; known: {', '.join(recipes_lib.RECIPES)})."
+        )
     keras.utils.set_random_seed(seed)
     strategy = make_strategy(strategy)
     precision = resolve_precision(mixed_precision, strategy)
@@ -453,7 +458,7 @@ def train(
             num_outputs = len(net.outputs)
             data = data_lib.datasets(
                 dataset, image_size=input_shape[:2], channels=input_shape[-1],
-                batch_size=batch_size, preprocessing=preprocessing or _preprocessing(model),
+                batch_size=batch_size, preprocessing=preprocessing or data_lib.preprocessing_for(net),
                 augment=_augment(recipe, augment, source), seed=seed,
                 epochs=epochs, start_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
                 data_dir=data_dir,
@@ -554,10 +559,6 @@ def _augment(recipe, augment, source):
     if augment is not None:
         return augment
     return tuple(a for a in recipe.augment if a in data_lib.default_augment(source))
-
-
-def _preprocessing(model):
-    return data_lib.preprocessing_for(model) if isinstance(model, str) else "unit"
 
 
 def _accuracy(model, dataset):

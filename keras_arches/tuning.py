@@ -273,18 +273,21 @@ def write_results(rows, directory):
 
 # -- a whole search, and the command line -------------------------------------------------
 
-# family -> (hypermodel factory, smallest sensible square input)
+# family -> (hypermodel factory, the model whose card gives the smallest square input)
 FAMILIES = {
-    "vgg": (lambda shape, classes, **kw: WidthHyperModel("vgg16", shape, classes, **kw), 32),
+    "vgg": (lambda shape, classes, **kw: WidthHyperModel("vgg16", shape, classes, **kw), "vgg16"),
     "googlenet": (lambda shape, classes, **kw: WidthHyperModel("googlenet", shape, classes, **kw),
-                  79),
+                  "googlenet"),
     "squeezenet": (
-        lambda shape, classes, **kw: WidthHyperModel("squeezenet1_1", shape, classes, **kw), 64),
+        lambda shape, classes, **kw: WidthHyperModel("squeezenet1_1", shape, classes, **kw),
+        "squeezenet1_1"),
     "wide_resnet": (
         lambda shape, classes, **kw: WidthHyperModel("wide_resnet", shape, classes,
-                                                     widths=(1, 2, 4), depth=10, **kw), 32),
-    "resnext": (lambda shape, classes, **kw: CardinalityHyperModel(shape, classes, **kw), 32),
-    "resnet": (lambda shape, classes, **kw: DepthHyperModel(shape, classes, **kw), 32),
+                                                     widths=(1, 2, 4), depth=10, **kw),
+        "wide_resnet"),
+    "resnext": (lambda shape, classes, **kw: CardinalityHyperModel(shape, classes, **kw),
+                "resnext50_32x4d"),
+    "resnet": (lambda shape, classes, **kw: DepthHyperModel(shape, classes, **kw), "resnet18"),
 }
 
 
@@ -303,7 +306,8 @@ def search(family, *, dataset=None, max_trials=3, oracle="random", budget_flops=
 
     if family not in FAMILIES:
         raise ValueError(f"Unknown search family {family!r}. Choose one of: {', '.join(FAMILIES)}.")
-    factory, min_size = FAMILIES[family]
+    factory, base = FAMILIES[family]
+    min_size = registry.model_info(base).min_size
     size = image_size or min_size
     if size < min_size:
         raise ValueError(f"`image_size` must be at least {min_size} for {family}. Received: {size}")

@@ -235,14 +235,14 @@ for name, s in summaries.items():
         "model": name, "input": f"{info.default_size}x{info.default_size}x{info.channels}",
         "params (M)": s["params"] / 1e6, "MFLOPs": s["flops"] / 1e6,
         "activations (MB)": s["memory_kb"] / 1024,
-        "ImageNet top-1 % (published twin)": analysis.PUBLISHED_TOP1.get(name, (None,))[0],
+        "ImageNet top-1 % (published twin)": (info.published_top1 or (None,))[0],
     })
 markdown_table(rows)"""),
     ("md", """\
 SqueezeNet (Iandola et al. 2016) reaches AlexNet-level accuracy with 50x fewer parameters;
 VGG16 (Simonyan & Zisserman 2015) spends 20x AlexNet's FLOPs on 3x3 stacks. The chart: FLOPs
 against parameters for the chosen models and, where a published ImageNet accuracy is known
-(`analysis.PUBLISHED_TOP1`), accuracy against FLOPs. It reads the cache written above."""),
+(`model_info(name).published_top1`), accuracy against FLOPs. It reads the cache written above."""),
     ("code", """\
 chart = analysis.complexity_chart(os.path.join(WORK, "complexity.png"), models=chosen,
                                   cache=cache)

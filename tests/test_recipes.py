@@ -20,9 +20,10 @@ def test_every_family_and_registered_model_has_a_recipe():
         assert recipe_for(family).name in RECIPES
     for name in keras_arches.list_models():
         assert recipe_for(name) is recipe_for(keras_arches.model_info(name).family) or (
-            name in recipes.MODEL_RECIPES
+            name == "resnet110"  # Huang et al.'s stochastic-depth schedule, not He et al.'s
         )
     assert recipe_for("zfnet").name == "alexnet"
+    assert recipe_for("resnet110").name == "stochastic_depth"
     with pytest.raises(ValueError, match="Unknown recipe 'adamw'"):
         recipes.get_recipe("adamw")
 

@@ -46,6 +46,7 @@ def _fc_top(c, x, dropout_rate):
     min_size=227,
     params=60_965_224,
     slow=True,
+    preprocessing="torch",
 )
 def AlexNet(
     include_top=True,
@@ -96,6 +97,7 @@ def AlexNet(
     min_size=224,
     params=62_357_608,
     slow=True,
+    preprocessing="torch",
 )
 def ZFNet(
     include_top=True,

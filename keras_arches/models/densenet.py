@@ -79,15 +79,19 @@ _KERAS_TWINS = {
     169: ("d699b8f76981ab1b30698df4c175e90b", "b8c4d4c20dd625c148057b9ff1c1176b", 14_307_880),
     201: ("1ceb130c1ea1b78c3bf6114dbdfd8807", "c13680b51ded0fb44dff2d8f86ac8bb1", 20_242_984),
 }
+# The keras.applications table's top-1 (%) of those files.
+_KERAS_TOP1 = {121: 75.0, 169: 76.2, 201: 77.3}
 
 
 def _keras_twin(depth):
     """Registry entry of the ``keras.applications.DenseNet{depth}`` twin."""
     top_hash, notop_hash, params = _KERAS_TWINS[depth]
+    published_top1 = (_KERAS_TOP1[depth], "keras.applications")
     return register(
         family="densenet", paper=_PAPER, default_size=224, min_size=32, test_size=32,
         twin=f"keras.applications.DenseNet{depth}", params=params,
-        weights=_weights(depth, top_hash, notop_hash),
+        weights=_weights(depth, top_hash, notop_hash), preprocessing="torch",
+        published_top1=published_top1,
     )
 
 
@@ -165,6 +169,7 @@ def DenseNet201(
 @register(
     family="densenet", paper=_PAPER, default_size=224, min_size=32, test_size=32,
     twin="torchvision.models.densenet161", params=28_900_936,
+    preprocessing="torch", published_top1=(77.138, "torchvision"),
 )
 def DenseNet161(
     include_top=True,
@@ -210,6 +215,7 @@ def _check_bc_options(depth, growth_rate, compression):
 @register(
     family="densenet", paper=_PAPER, default_size=32, min_size=32, test_size=32,
     params=793_150, params_classes=10,
+    preprocessing="torch",
 )
 def DenseNetBC(
     include_top=True,

@@ -95,6 +95,7 @@ def _check_options(columns, dropout_rates, drop_path_rate, global_drop_ratio, se
 @register(
     family="fractalnet", paper=_PAPER, default_size=32, min_size=32, test_size=32,
     params=33_745_226, params_classes=10,
+    preprocessing="torch",
 )
 def FractalNet(
     include_top=True,

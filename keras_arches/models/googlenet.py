@@ -68,6 +68,7 @@ def _lrn(data_format, name):
     default_size=224,
     min_size=MIN_SIZE,
     params=6_998_552,
+    preprocessing="torch",
 )
 def GoogLeNet(
     include_top=True,

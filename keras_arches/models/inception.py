@@ -200,6 +200,7 @@ def _check_bool(name, value):
     min_size=75,
     test_size=75,
     params=25_954_216,
+    preprocessing="tf",
 )
 def InceptionV2(
     include_top=True,
@@ -264,6 +265,7 @@ def InceptionV2(
         "inception_v3/inception_v3", "9a0d58056eeedaa3f26cb7ebd46da564",
         "bcbd6486424b2319ff4ef7d526e38f63",
     ),
+    preprocessing="tf", published_top1=(77.9, "keras.applications"),
 )
 def InceptionV3(
     include_top=True,
@@ -367,6 +369,7 @@ def inception_v4_stem(x, *, axis):
     test_size=75,
     twin="timm.inception_v4",
     params=42_742_984,
+    preprocessing="tf",
 )
 def InceptionV4(
     include_top=True,
@@ -457,6 +460,7 @@ def inception_resnet_reduction_b(x, name, *, axis):
         "inception_resnet_v2/inception_resnet_v2", "e693bd0210a403b3192acc6073ad2e96",
         "d19885ff4a710c122648d3b5c3b684e4",
     ),
+    preprocessing="tf", published_top1=(80.3, "keras.applications"),
 )
 def InceptionResNetV2(
     include_top=True,

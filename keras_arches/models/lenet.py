@@ -52,6 +52,7 @@ def _lenet_modern(c):
     channels=1,
     params=61_706,
     params_classes=10,
+    preprocessing="unit",
 )
 def LeNet5(
     include_top=True,

@@ -78,6 +78,7 @@ def _nin(c, blocks, dropout_rate):
     default_size=224,
     min_size=224,
     params=7_595_176,
+    preprocessing="torch",
 )
 def NiN(
     include_top=True,

@@ -312,8 +312,10 @@ def ResNet(
     return c.model(c.head(x, dropout_rate=head_dropout_rate))
 
 
+# Not registered: models of the generic builder carry no card.
 _GENERIC = ModelInfo(
-    name="resnet", builder=ResNet, family="resnet", paper=_HE2016, default_size=224, min_size=32
+    name="resnet", builder=ResNet, family="resnet", paper=_HE2016, default_size=224, min_size=32,
+    preprocessing="torch", recipe="resnet",
 )
 
 # ----------------------------------------------------------------------- the variants
@@ -369,6 +371,7 @@ def _imagenet_entry(family, paper, twin, params, **metadata):
     weights=_keras_weights(
         "resnet50", "2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"
     ),
+    preprocessing="caffe", published_top1=(74.9, "keras.applications"),
 ))
 def ResNet50(
     include_top=True,
@@ -396,6 +399,7 @@ def ResNet50(
     weights=_keras_weights(
         "resnet101", "f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"
     ),
+    preprocessing="caffe", published_top1=(76.4, "keras.applications"),
 ))
 def ResNet101(
     include_top=True,
@@ -423,6 +427,7 @@ def ResNet101(
         "resnet152", "100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"
     ),
     slow=True,
+    preprocessing="caffe", published_top1=(76.6, "keras.applications"),
 ))
 def ResNet152(
     include_top=True,
@@ -449,6 +454,7 @@ def ResNet152(
     weights=_keras_weights(
         "resnet50v2", "3ef43a0b657b3be2300d5770ece849e0", "fac2f116257151a9d068a22e544a4917"
     ),
+    preprocessing="tf", published_top1=(76.0, "keras.applications"),
 ))
 def ResNet50V2(
     include_top=True,
@@ -477,6 +483,7 @@ def ResNet50V2(
     weights=_keras_weights(
         "resnet101v2", "6343647c601c52e1368623803854d971", "c0ed64b8031c3730f411d2eb4eea35b5"
     ),
+    preprocessing="tf", published_top1=(77.2, "keras.applications"),
 ))
 def ResNet101V2(
     include_top=True,
@@ -504,6 +511,7 @@ def ResNet101V2(
         "resnet152v2", "a49b44d1979771252814e80f8ec446f9", "ed17cf2e0169df9d443503ef94b23b33"
     ),
     slow=True,
+    preprocessing="tf", published_top1=(78.0, "keras.applications"),
 ))
 def ResNet152V2(
     include_top=True,
@@ -528,7 +536,10 @@ def ResNet152V2(
 # torchvision twins: no conv bias, BN epsilon 1e-5, the stride on the 3x3 conv.
 
 
-@register(**_imagenet_entry("resnet", _HE2016, "torchvision resnet18", 11_699_112))
+@register(**_imagenet_entry(
+    "resnet", _HE2016, "torchvision resnet18", 11_699_112,
+    preprocessing="torch", published_top1=(69.758, "torchvision"),
+))
 def ResNet18(
     include_top=True,
     weights=None,
@@ -550,7 +561,10 @@ def ResNet18(
     )
 
 
-@register(**_imagenet_entry("resnet", _HE2016, "torchvision resnet34", 21_814_696))
+@register(**_imagenet_entry(
+    "resnet", _HE2016, "torchvision resnet34", 21_814_696,
+    preprocessing="torch", published_top1=(73.314, "torchvision"),
+))
 def ResNet34(
     include_top=True,
     weights=None,
@@ -571,7 +585,10 @@ def ResNet34(
     )
 
 
-@register(**_imagenet_entry("resnext", _XIE2017, "torchvision resnext50_32x4d", 25_097_128))
+@register(**_imagenet_entry(
+    "resnext", _XIE2017, "torchvision resnext50_32x4d", 25_097_128,
+    preprocessing="torch", published_top1=(77.618, "torchvision"),
+))
 def ResNeXt50_32x4d(
     include_top=True,
     weights=None,
@@ -594,7 +611,8 @@ def ResNeXt50_32x4d(
 
 
 @register(**_imagenet_entry(
-    "resnext", _XIE2017, "torchvision resnext101_32x8d", 88_994_216, slow=True
+    "resnext", _XIE2017, "torchvision resnext101_32x8d", 88_994_216, slow=True,
+    preprocessing="torch", published_top1=(79.312, "torchvision"),
 ))
 def ResNeXt101_32x8d(
     include_top=True,
@@ -617,7 +635,8 @@ def ResNeXt101_32x8d(
 
 
 @register(**_imagenet_entry(
-    "resnext", _XIE2017, "torchvision resnext101_64x4d", 83_658_152, slow=True
+    "resnext", _XIE2017, "torchvision resnext101_64x4d", 83_658_152, slow=True,
+    preprocessing="torch",
 ))
 def ResNeXt101_64x4d(
     include_top=True,
@@ -640,7 +659,8 @@ def ResNeXt101_64x4d(
 
 
 @register(**_imagenet_entry(
-    "wide_resnet", _WRN2016, "torchvision wide_resnet50_2", 68_951_464, slow=True
+    "wide_resnet", _WRN2016, "torchvision wide_resnet50_2", 68_951_464, slow=True,
+    preprocessing="torch", published_top1=(78.468, "torchvision"),
 ))
 def WideResNet50_2(
     include_top=True,
@@ -663,7 +683,8 @@ def WideResNet50_2(
 
 
 @register(**_imagenet_entry(
-    "wide_resnet", _WRN2016, "torchvision wide_resnet101_2", 127_024_552, slow=True
+    "wide_resnet", _WRN2016, "torchvision wide_resnet101_2", 127_024_552, slow=True,
+    preprocessing="torch", published_top1=(78.848, "torchvision"),
 ))
 def WideResNet101_2(
     include_top=True,
@@ -688,7 +709,10 @@ def WideResNet101_2(
 # timm twins: torchvision's bottleneck with a squeeze-excitation (reduction 16) on each branch.
 
 
-@register(**_imagenet_entry("senet", _HU2018, "timm seresnet50", 28_141_144))
+@register(**_imagenet_entry(
+    "senet", _HU2018, "timm seresnet50", 28_141_144,
+    preprocessing="torch",
+))
 def SEResNet50(
     include_top=True,
     weights=None,
@@ -710,7 +734,10 @@ def SEResNet50(
     )
 
 
-@register(**_imagenet_entry("senet", _HU2018, "timm seresnext50_32x4d", 27_628_120))
+@register(**_imagenet_entry(
+    "senet", _HU2018, "timm seresnext50_32x4d", 27_628_120,
+    preprocessing="torch",
+))
 def SEResNeXt50_32x4d(
     include_top=True,
     weights=None,
@@ -732,7 +759,10 @@ def SEResNeXt50_32x4d(
     )
 
 
-@register(**_imagenet_entry("senet", _HU2018, "timm legacy_senet154", 115_336_536, slow=True))
+@register(**_imagenet_entry(
+    "senet", _HU2018, "timm legacy_senet154", 115_336_536, slow=True,
+    preprocessing="torch",
+))
 def SENet154(
     include_top=True,
     weights=None,
@@ -759,14 +789,17 @@ def SENet154(
 # CIFAR-10 networks (32x32 inputs, 10 classes).
 
 
-def _cifar_entry(family, paper, params):
+def _cifar_entry(family, paper, params, **metadata):
     return dict(
         family=family, paper=paper, default_size=32, min_size=32, params=params,
-        params_classes=10,
+        params_classes=10, **metadata,
     )
 
 
-@register(**_cifar_entry("wide_resnet", _WRN2016, 36_497_146))
+@register(**_cifar_entry(
+    "wide_resnet", _WRN2016, 36_497_146,
+    preprocessing="torch",
+))
 def WideResNet(
     include_top=True,
     weights=None,
@@ -803,7 +836,10 @@ def WideResNet(
     )
 
 
-@register(**_cifar_entry("resnet", _HUANG2016, 1_736_058))
+@register(**_cifar_entry(
+    "resnet", _HUANG2016, 1_736_058,
+    preprocessing="torch", recipe="stochastic_depth",
+))
 def ResNet110(
     include_top=True,
     weights=None,

@@ -48,6 +48,7 @@ def _squeezenet(c, stem_filters, stem_kernel, pool_after, dropout_rate, width_mu
     min_size=64,
     twin="torchvision squeezenet1_0",
     params=1_248_424,
+    preprocessing="torch", published_top1=(58.092, "torchvision"),
 )
 def SqueezeNet1_0(
     include_top=True,
@@ -85,6 +86,7 @@ def SqueezeNet1_0(
     min_size=64,
     twin="torchvision squeezenet1_1",
     params=1_235_496,
+    preprocessing="torch", published_top1=(58.178, "torchvision"),
 )
 def SqueezeNet1_1(
     include_top=True,

@@ -44,6 +44,7 @@ def _vgg(c, convs_per_block, width_multiplier):
     twin="keras.applications.VGG16",
     params=138_357_544,
     weights=_weights(16, "64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc"),
+    preprocessing="caffe", published_top1=(71.3, "keras.applications"),
 )
 def VGG16(
     include_top=True,
@@ -79,6 +80,7 @@ def VGG16(
     twin="keras.applications.VGG19",
     params=143_667_240,
     weights=_weights(19, "cbe5617147190e668d6c5d5026f83318", "253f8cb515780f3b799900260a226db6"),
+    preprocessing="caffe", published_top1=(71.3, "keras.applications"),
 )
 def VGG19(
     include_top=True,

@@ -70,6 +70,7 @@ def xception_middle_block(x, name, *, axis, filters=728):
             f"{_URL}_notop.h5", "b0042744bf5b25fce3cb969f33bebb97",
         )
     },
+    preprocessing="tf", published_top1=(79.0, "keras.applications"),
 )
 def Xception(
     include_top=True,

@@ -1,0 +1,96 @@
+"""Model cards: one record per architecture, found from a name or from a built model."""
+
+import inspect
+
+import keras
+import numpy as np
+import pytest
+
+import keras_arches
+from keras_arches import data, recipes, registry
+
+TWINS = [c for c in registry.cards() if c.twin.startswith("keras.applications.")]
+
+
+def _keras_module(twin):
+    """The keras.applications module that defines the twin's builder and its preprocess_input."""
+    arch = twin.rsplit(".", 1)[-1]
+    for module in vars(keras.applications).values():
+        if inspect.ismodule(module) and hasattr(module, "preprocess_input"):
+            if getattr(module, arch, None) is getattr(keras.applications, arch):
+                return module
+    raise AssertionError(f"no keras.applications module defines {arch}")
+
+
+def test_every_card_is_complete():
+    assert len(registry.cards()) == 38
+    for card in registry.cards():
+        assert card.preprocessing in registry.PREPROCESSING, card.name
+        assert card.recipe in recipes.RECIPES, card.name
+        assert recipes.recipe_for(card.name) is recipes.RECIPES[card.recipe]
+        assert card.min_size <= card.default_size
+        if card.published_top1 is not None:
+            top1, source = card.published_top1
+            assert 50 < top1 < 90 and source in ("keras.applications", "torchvision")
+
+
+@pytest.mark.parametrize("card", TWINS, ids=[c.name for c in TWINS])
+def test_keras_twins_preprocess_as_keras_does(card):
+    """The card's mode gives exactly what keras.applications' own preprocess_input gives."""
+    x = np.random.default_rng(0).uniform(0, 255, (2, 5, 5, 3)).astype("float32")
+    expected = _keras_module(card.twin).preprocess_input(x.copy())
+    np.testing.assert_allclose(data.preprocess(x.copy(), card.preprocessing), expected, atol=1e-5)
+
+
+def test_the_issue_s_five_models_before_and_after_a_keras_round_trip(tmp_path):
+    expected = {"resnet50": "caffe", "resnet18": "torch", "inception_v3": "tf",
+                "vgg16": "caffe", "densenet121": "torch"}
+    for name, mode in expected.items():
+        size = 75 if name == "inception_v3" else 32
+        model = keras_arches.get_model(name, weights=None, include_top=False,
+                                       input_shape=(size, size, 3))
+        path = str(tmp_path / f"{name}.keras")
+        model.save(path)
+        reloaded = keras.saving.load_model(path, safe_mode=True)
+        for m in (model, reloaded):
+            info = keras_arches.model_info(m)
+            assert (info.name, info.preprocessing, info.checkpoint) == (name, mode, None)
+            assert data.preprocessing_for(m) == mode
+            assert recipes.recipe_for(m) is recipes.RECIPES[info.recipe]
+
+
+def test_a_renamed_model_keeps_its_card():
+    model = keras_arches.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3),
+                               name="my_backbone")
+    assert keras_arches.model_info(model).name == "vgg16"
+    inference = keras_arches.strip_auxiliary(
+        keras_arches.GoogLeNet(weights=None, input_shape=(79, 79, 3), aux_classifiers=True))
+    assert keras_arches.model_info(inference).name == "googlenet"
+
+
+def test_a_plain_keras_model_has_no_card_and_says_which_default_is_used():
+    inputs = keras.Input((8, 8, 3))
+    plain = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inputs), name="plain")
+    with pytest.raises(ValueError, match="'plain' was not built by a keras_arches builder"):
+        keras_arches.model_info(plain)
+    with pytest.warns(UserWarning, match="using preprocessing 'unit'"):
+        assert data.preprocessing_for(plain) == "unit"
+    with pytest.raises(ValueError, match="needs `recipe`"):
+        keras_arches.train(plain, epochs=1, steps_per_epoch=1)
+
+
+def test_train_takes_a_built_model_with_its_card_s_recipe_and_preprocessing(
+        tmp_path, monkeypatch):
+    seen = {}
+    original = data.datasets
+
+    def recording(*args, **kwargs):
+        seen["preprocessing"] = kwargs["preprocessing"]
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(data, "datasets", recording)
+    model = keras_arches.ResNet18(weights=None, input_shape=(32, 32, 3), classes=10)
+    result = keras_arches.train(model, epochs=1, batch_size=8, steps_per_epoch=1, test_steps=1,
+                                run_dir=str(tmp_path / "run"), verbose=0)
+    assert seen["preprocessing"] == "torch"
+    assert result.config["recipe"] == "resnet"
