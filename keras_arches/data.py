@@ -13,7 +13,6 @@ import dataclasses
 import functools
 import math
 import os
-
 import warnings
 
 import keras
