@@ -19,6 +19,7 @@ from keras_arches.layers.stochastic_depth import check_rate  # noqa: F401  (buil
 from keras_arches.weights import load_weights
 
 POOLING_MODES = (None, "avg", "max")
+STATE_DICT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".pth.zip")
 
 
 def channel_axis():
@@ -157,7 +158,9 @@ class Contract:
                 ) from error
 
     def _check_weights(self):
-        weights = self.weights
+        weights, info = self.weights, self.info
+        self.checkpoint = None  # a published checkpoint: keras' file (tag) or a Checkpoint
+        self.new_head = False
         if weights is None:
             return
         if not isinstance(weights, (str, os.PathLike)):
@@ -165,13 +168,13 @@ class Contract:
                 "`weights` must be None, a checkpoint name or a path to a weights "
                 f"file. Received: weights={weights!r}"
             )
-        if weights in self.info.weights:
-            if self.include_top and self.classes != 1000:
-                raise ValueError(
-                    f"If using `weights={weights!r}` with `include_top=True`, "
-                    f"`classes` should be 1000. Received: classes={self.classes}"
-                )
-            if self.include_top and self.classifier_activation not in (None, "softmax"):
+        if weights in info.tags:
+            self.checkpoint = weights
+            classes = info.checkpoint_for(weights).classes if weights not in info.weights else 1000
+            # Another class count is transfer learning: everything loads but the classifier.
+            self.new_head = self.include_top and self.classes != classes
+            if (self.include_top and not self.new_head
+                    and self.classifier_activation not in (None, "softmax")):
                 raise ValueError(
                     f"With `weights={weights!r}` and `include_top=True`, "
                     "`classifier_activation` must be None or 'softmax'. Received: "
@@ -183,17 +186,17 @@ class Contract:
         if weights == "imagenet":
             available = registry.list_models(weights="imagenet")
             raise ValueError(
-                f"No ImageNet checkpoint is published for {self.info.name!r} in a "
+                f"No ImageNet checkpoint is published for {info.name!r} in a "
                 "layout keras_arches can load. Use `weights=None` (random "
                 "initialization) or the path to a weights file. Models with "
                 f"ImageNet weights: {', '.join(available) or 'none'}."
             )
-        named = sorted(self.info.weights)
+        named = info.tags
         raise ValueError(
             "`weights` must be None (random initialization)"
             + (f", one of {named}" if named else "")
             + " or the path to an existing weights file. Received: "
-            f"weights={weights!r} (no such file)"
+            f"weights={weights!r} (no such file, and not a checkpoint name)"
         )
 
     def _resolve_input_shape(self, input_shape, input_tensor):
@@ -231,13 +234,10 @@ class Contract:
             raise ValueError(
                 f"The channel dimension must be known. Received: input_shape={input_shape}"
             )
-        if self.weights in info.weights:
-            if channels != 3:
-                raise ValueError(
-                    f"`weights={self.weights!r}` needs 3 input channels. Received: "
-                    f"input_shape={input_shape}"
-                )
-            if self.include_top and input_shape != default_shape:
+        if self.checkpoint is not None:
+            # Other channel counts adapt the first convolution (weights.adapt_input_kernel).
+            fixed = info.fixed_size_top or self.checkpoint in info.weights
+            if self.include_top and fixed and spatial != _spatial_and_channels(default_shape)[0]:
                 raise ValueError(
                     f"When setting `include_top=True` and loading `{self.weights}` "
                     f"weights, `input_shape` should be {default_shape}. Received: "
@@ -288,26 +288,72 @@ class Contract:
 
     def model(self, outputs):
         """The functional model, with the requested weights loaded."""
-        named = self.weights in self.info.weights
         model = registry.ArchModel(
             self.inputs, outputs, name=self.name,
             arch=self.info.name if registry.is_registered(self.info) else None,
-            checkpoint=self.weights if named else None,
+            checkpoint=self.checkpoint,
         )
-        if named:
-            files = self.info.weights[self.weights]
+        if self.checkpoint is not None:
+            self._load_checkpoint(model)
+        elif self.weights is not None:
+            load_weights_file(model, self.weights, self.info, include_top=self.include_top)
+        return model
+
+    def _load_checkpoint(self, model):
+        from keras_arches import hub
+
+        info, tag = self.info, self.checkpoint
+        if tag in info.weights:  # keras' own files, with and without the top
+            files = info.weights[tag]
             url, file_hash = (
-                (files.url, files.file_hash)
-                if self.include_top
+                (files.url, files.file_hash) if self.include_top
                 else (files.notop_url, files.notop_hash)
             )
             path = keras.utils.get_file(
                 os.path.basename(url), url, cache_subdir="models", file_hash=file_hash
             )
-            load_weights(model, path)
-        elif self.weights is not None:
-            load_weights(model, self.weights)
-        return model
+        else:
+            path = hub.converted_file(info, info.checkpoint_for(tag))
+        load_weights(
+            model, path, skip=info.classifier if self.new_head else (),
+            adapt_input=_input_conv(model) if self.input_shape_channels != 3 else None,
+        )
+
+    @property
+    def input_shape_channels(self):
+        return _spatial_and_channels(self.input_shape)[1]
+
+
+def _input_conv(model):
+    """The name of the first convolution: the layer whose kernel sees the input channels."""
+    for layer in model.layers:
+        if layer.weights and len(layer.weights[0].shape) == 4:
+            return layer.name
+    raise ValueError(f"Model {model.name!r} has no convolution whose input could be adapted.")
+
+
+def load_weights_file(model, path, info, include_top=True):
+    """A weights file at ``path``: a Keras file, or a state dict of the card's reference model.
+
+    ``.safetensors``, ``.pth``, ``.pt``, ``.bin`` and ``.pth.zip`` files are torch state dicts
+    in the layout of the card's reference implementation (``info.layout``); the converter
+    fills every weight and uses every tensor (the classifier may be missing only without the
+    top). Anything else is read as a Keras weights file by layer name.
+    """
+    path = os.fspath(path)
+    if path.endswith(STATE_DICT_SUFFIXES):
+        from keras_arches.pretrained import load_state_dict, read_state_dict
+
+        if info.layout is None:
+            raise ValueError(
+                f"{info.name} has no reference layout to read the state dict {path!r} with; "
+                "models with one: "
+                f"{', '.join(c.name for c in registry.cards() if c.layout) or 'none'}."
+            )
+        load_state_dict(model, read_state_dict(path), info.layout,
+                        drop_classifier=not include_top)
+    else:
+        load_weights(model, path)
 
 
 def strip_auxiliary(model):

@@ -30,6 +30,74 @@ class WeightsFile:
     notop_hash: str
 
 
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+INCEPTION_MEAN = INCEPTION_STD = (0.5, 0.5, 0.5)
+CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
+_TORCHVISION = "https://download.pytorch.org/models/"
+_HF = "https://huggingface.co/timm/{}/resolve/main/model.safetensors"
+_IMGCLSMOB = "https://github.com/osmr/imgclsmob/releases/download/"
+
+
+@dataclasses.dataclass(frozen=True)
+class Checkpoint:
+    """One published checkpoint in a source's layout (a torch ``state_dict``), with its facts.
+
+    The vocabulary is timm's ``pretrained_cfg``: ``tag`` as in ``resnet18.a1_in1k``, input
+    size, ``crop_pct``, interpolation, mean and std. ``url`` is the Hugging Face
+    ``model.safetensors`` of the source's ``hf_hub_id`` where it has one, else the source's own
+    file; ``file_hash`` is the published hash (the SHA-256 prefix in a torchvision file name,
+    imgclsmob's SHA-1), checked after download. ``layout`` names the converter map
+    (:data:`keras_arches.pretrained.LAYOUTS`). ``top1`` is the source's own published top-1 on
+    ``dataset``, never a figure measured here.
+    """
+
+    tag: str
+    url: str
+    layout: str
+    source: str
+    licence: str
+    top1: Optional[float]
+    file_hash: Optional[str] = None
+    dataset: str = "imagenet-1k"
+    classes: int = 1000
+    input_size: int = 224
+    crop_pct: float = 0.875
+    interpolation: str = "bilinear"
+    mean: Tuple[float, ...] = IMAGENET_MEAN
+    std: Tuple[float, ...] = IMAGENET_STD
+
+
+def torchvision_checkpoint(tag, file_name, layout, top1, *, resize=256):
+    """A torchvision 0.29 ``IMAGENET1K_V*`` weights file: resize ``resize``, centre crop 224,
+    bilinear, ImageNet mean/std, BSD-3-Clause; the file name ends in its SHA-256 prefix."""
+    digest = file_name.rsplit("-", 1)[1].split(".")[0]
+    return Checkpoint(
+        tag, _TORCHVISION + file_name, layout, "torchvision 0.29", "bsd-3-clause", top1,
+        file_hash=f"sha256:{digest}", crop_pct=round(224 / resize, 4),
+    )
+
+
+def timm_checkpoint(name, layout, top1, licence, *, url=None, input_size=224, crop_pct=0.875,
+                    interpolation="bicubic", mean=IMAGENET_MEAN, std=IMAGENET_STD):
+    """A timm 1.0 ``pretrained_cfg`` (``name`` is ``arch.tag``): by default the Hugging Face
+    ``model.safetensors`` of ``timm/<name>``, which publishes no hash."""
+    return Checkpoint(
+        name.split(".", 1)[1], url or _HF.format(name), layout, f"timm 1.0 {name}", licence,
+        top1, input_size=input_size, crop_pct=crop_pct, interpolation=interpolation,
+        mean=mean, std=std,
+    )
+
+
+def imgclsmob_checkpoint(tag, release, file_stem, sha1, layout, error):
+    """A pytorchcv 0.0.74 (imgclsmob) CIFAR-10 ``.pth.zip``: ``error`` is its test error in %."""
+    return Checkpoint(
+        tag, f"{_IMGCLSMOB}{release}/{file_stem}.pth.zip", layout, "pytorchcv 0.0.74", "mit",
+        round(100 - error, 2), file_hash=f"sha1:{sha1}", dataset="cifar-10", classes=10,
+        input_size=32, crop_pct=1.0, mean=CIFAR10_MEAN, std=CIFAR10_STD,
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelInfo:
     """The model card: what the package knows about one architecture.
@@ -46,6 +114,12 @@ class ModelInfo:
     - ``published_top1``: ``(top-1 %, source)`` of the published ImageNet weights of this
       architecture (keras.applications' or torchvision's), always the source's own figure.
     - ``weights``: keras-format checkpoints by ``weights=`` name (e.g. ``"imagenet"``).
+    - ``checkpoints``: published checkpoints in a source layout (:class:`Checkpoint`), loaded by
+      ``weights="<tag>"``; ``layout`` is the converter map of a state dict of the reference
+      model, for ``weights=<path>``; ``default_checkpoint`` is the tag ``"imagenet"`` loads
+      where keras publishes no file.
+    - ``fixed_size_top``: the top flattens a feature map, so with it the input size is fixed.
+    - ``classifier``: the layers a new head replaces (``classes`` other than the checkpoint's).
     - ``checkpoint``: on the card of a built model, the checkpoint it carries (None on the
       registry's own cards).
     """
@@ -64,6 +138,11 @@ class ModelInfo:
     params_classes: int = 1000
     published_top1: Optional[Tuple[float, str]] = None
     weights: Mapping[str, WeightsFile] = dataclasses.field(default_factory=dict)
+    checkpoints: Tuple[Checkpoint, ...] = ()
+    layout: Optional[str] = None
+    default_checkpoint: Optional[str] = None
+    fixed_size_top: bool = False
+    classifier: Tuple[str, ...] = ("predictions",)
     test_size: Optional[int] = None
     slow: bool = False
     checkpoint: Optional[str] = None
@@ -71,6 +150,24 @@ class ModelInfo:
     @property
     def default_shape(self):
         return (self.default_size, self.default_size, self.channels)
+
+    @property
+    def tags(self):
+        """Every ``weights=`` name this card accepts besides None and a path."""
+        named = list(self.weights) + [c.tag for c in self.checkpoints]
+        if "imagenet" not in named and self._imagenet_default():
+            named.insert(0, "imagenet")
+        return named
+
+    def _imagenet_default(self):
+        default = next((c for c in self.checkpoints if c.tag == self.default_checkpoint), None)
+        return default if default is not None and default.dataset == "imagenet-1k" else None
+
+    def checkpoint_for(self, tag):
+        """The :class:`Checkpoint` of a tag (``"imagenet"``: the default ImageNet one) or None."""
+        if tag == "imagenet" and "imagenet" not in self.weights:
+            return self._imagenet_default()
+        return next((c for c in self.checkpoints if c.tag == tag), None)
 
 
 @keras.saving.register_keras_serializable(package="keras_arches")
@@ -178,9 +275,30 @@ def model_info(model):
                 "(e.g. `preprocessing=`, `recipe=`) explicitly."
             )
         return dataclasses.replace(_lookup(arch), checkpoint=model.checkpoint)
-    return _lookup(model)
+    name, _, tag = str(model).partition(".")
+    info = _lookup(name)
+    if not tag:
+        return info
+    if tag not in info.tags:
+        raise ValueError(
+            f"Unknown checkpoint {tag!r} for {info.name}. Known: {', '.join(info.tags) or 'none'}."
+        )
+    return dataclasses.replace(info, checkpoint=tag)
 
 
 def get_model(name, **kwargs):
-    """Builds a registered model: ``get_model("vgg16", weights=None)``."""
+    """Builds a registered model: ``get_model("vgg16", weights=None)``.
+
+    A timm-style ``"arch.tag"`` name (``"resnet18.tv_in1k"``) loads that checkpoint, as
+    ``weights="tv_in1k"`` would.
+    """
+    name = str(name)
+    if "." in name:
+        name, tag = name.split(".", 1)
+        if "weights" in kwargs and kwargs["weights"] != tag:
+            raise ValueError(
+                f"{name}.{tag} names the checkpoint {tag!r}; it contradicts "
+                f"weights={kwargs['weights']!r}. Pass one of them."
+            )
+        kwargs["weights"] = tag
     return _lookup(name).builder(**kwargs)

@@ -7,6 +7,11 @@ matched by name; where names differ but the file holds the same weighted layers
 in the same order (keras.applications' auto-named layers), they are matched by
 order. Every shape is checked before anything is assigned, so a bad file
 leaves the model untouched and the error names the layer.
+
+For transfer learning, ``skip`` names model layers that keep their initial weights (a new
+classifier), and ``adapt_input`` names the first convolution, whose RGB kernel is adapted to
+the model's input channels as timm 1.0 does (``_manipulate.adapt_input_conv``): summed over
+RGB for one channel, repeated and scaled by 3/C for C channels.
 """
 
 import os
@@ -17,7 +22,31 @@ import h5py
 import numpy as np
 
 
-def load_weights(model, path):
+def adapt_input_kernel(kernel, channels):
+    """An HWIO kernel trained on RGB, adapted to ``channels`` input channels (see module doc)."""
+    kernel = np.asarray(kernel)
+    if kernel.shape[2] == channels:
+        return kernel
+    if kernel.shape[2] != 3:
+        raise ValueError(
+            f"Only an RGB (3-channel) first convolution can be adapted to {channels} channels; "
+            f"this kernel has {kernel.shape[2]}."
+        )
+    if channels == 1:
+        return kernel.sum(axis=2, keepdims=True)
+    repeated = np.tile(kernel, (1, 1, -(-channels // 3), 1))[:, :, :channels]
+    return (repeated * (3 / channels)).astype(kernel.dtype)
+
+
+def _adapted(layer, arrays, adapt_input):
+    """The file's arrays for ``layer``, with its kernel adapted if it is the input conv."""
+    if layer.name != adapt_input:
+        return arrays
+    channels = layer.weights[0].shape[2]
+    return [adapt_input_kernel(a, channels) if np.ndim(a) == 4 else a for a in arrays]
+
+
+def load_weights(model, path, skip=(), adapt_input=None):
     """Loads the weights file at ``path`` into ``model``; see the module doc."""
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -35,9 +64,9 @@ def load_weights(model, path):
         with handle:
             group = handle["model_weights"] if "model_weights" in handle else handle
             if "layer_names" in group.attrs:
-                _load_legacy(model, group, path)
+                _load_legacy(model, group, path, set(skip), adapt_input)
             elif "layers" in handle:
-                _load_keras3(model, handle, path, tmp)
+                _load_keras3(model, handle, path, tmp, set(skip), adapt_input)
             else:
                 raise ValueError(
                     f"{path!r} is an HDF5 file but holds no Keras weights (neither "
@@ -83,18 +112,22 @@ def _check_shapes(layer, file_name, got, path):
         )
 
 
-def _load_legacy(model, group, path):
+def _load_legacy(model, group, path, skip, adapt_input):
     entries = {}
     for name in _decode(group.attrs["layer_names"]):
         weight_names = _decode(group[name].attrs.get("weight_names", []))
         if weight_names:
             entries[name] = [group[name][w] for w in weight_names]
-    model_layers = [layer for layer in model.layers if layer.weights]
-    pairs = _match(model_layers, list(entries), path)
-    for layer, file_name in pairs:
-        _check_shapes(layer, file_name, [d.shape for d in entries[file_name]], path)
-    for layer, file_name in pairs:
-        layer.set_weights([np.asarray(d) for d in entries[file_name]])
+    model_layers = [layer for layer in model.layers if layer.weights and layer.name not in skip]
+    file_names = [name for name in entries if name not in skip]
+    pairs = [
+        (layer, _adapted(layer, [np.asarray(d) for d in entries[file_name]], adapt_input))
+        for layer, file_name in _match(model_layers, file_names, path)
+    ]
+    for layer, arrays in pairs:
+        _check_shapes(layer, layer.name, [a.shape for a in arrays], path)
+    for layer, arrays in pairs:
+        layer.set_weights(arrays)
 
 
 def _datasets(group):
@@ -118,7 +151,7 @@ def _layer_groups(handle):
     return groups
 
 
-def _load_keras3(model, handle, path, tmp):
+def _load_keras3(model, handle, path, tmp, skip, adapt_input):
     # Write the model's own file so that Keras' layout of every layer (nested
     # sub-layers included) is known, copy matched arrays into it, load that.
     own_path = os.path.join(tmp, "own.weights.h5")
@@ -127,9 +160,9 @@ def _load_keras3(model, handle, path, tmp):
     with h5py.File(own_path, "r+") as own:
         targets = _layer_groups(own)
         by_name = {layer.name: layer for layer in model.layers}
-        model_layers = [by_name[name] for name in targets]
+        model_layers = [by_name[name] for name in targets if name not in skip]
         missing = [layer.name for layer in model_layers if layer.name not in source]
-        if missing:
+        if missing and not (skip or adapt_input):
             # Same structure under other names: Keras' own loader matches it.
             handle.close()
             try:
@@ -141,17 +174,28 @@ def _load_keras3(model, handle, path, tmp):
                     f"failed: {error}"
                 ) from None
             return
+        if missing:
+            raise ValueError(
+                f"The weights file {path!r} does not fit this model: it has no layer named "
+                f"{', '.join(missing[:5])}."
+            )
         plans = []
         for layer in model_layers:
             src, dst = _datasets(source[layer.name]), _datasets(targets[layer.name])
-            if set(src) != set(dst) or any(src[k].shape != dst[k].shape for k in dst):
+            arrays = {k: src[k][...] for k in src}
+            if layer.name == adapt_input:
+                channels = layer.weights[0].shape[2]
+                arrays = {k: adapt_input_kernel(a, channels) if a.ndim == 4 else a
+                          for k, a in arrays.items()}
+            if set(arrays) != set(dst) or any(arrays[k].shape != dst[k].shape for k in dst):
                 raise ValueError(
                     f"Layer {layer.name!r} cannot take the weights stored under that "
-                    f"name in {path!r}: the file holds shapes {_shapes(src)}, the "
-                    f"layer expects {_shapes(dst)}."
+                    f"name in {path!r}: the file holds shapes "
+                    f"{[arrays[k].shape for k in sorted(arrays)]}, the layer expects "
+                    f"{_shapes(dst)}."
                 )
-            plans.append((src, dst))
-        for src, dst in plans:
+            plans.append((arrays, dst))
+        for arrays, dst in plans:
             for key, dataset in dst.items():
-                dataset[...] = src[key][...]
+                dataset[...] = arrays[key]
     model.load_weights(own_path)

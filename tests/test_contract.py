@@ -141,10 +141,11 @@ def _misuse_cases(info):
         ("include_top_type", dict(include_top="yes"), "include_top"),
     ]
     if "imagenet" in info.weights:
-        cases.append(("imagenet_classes", dict(weights="imagenet", classes=10), "classes"))
+        # (classes other than 1000 with "imagenet" is transfer learning: tests/test_hub.py.)
         cases.append(("imagenet_shape", dict(weights="imagenet", input_shape=(info.default_size + 1, info.default_size + 1, 3)), "input_shape"))
-    else:
+    elif "imagenet" not in info.tags:
         cases.append(("no_imagenet", dict(weights="imagenet"), "No ImageNet checkpoint"))
+    cases.append(("unknown_tag", dict(weights="no_such_tag"), "no such file, and not a checkpoint"))
     return cases
 
 

@@ -47,6 +47,7 @@ def _fc_top(c, x, dropout_rate):
     params=60_965_224,
     slow=True,
     preprocessing="torch",
+    fixed_size_top=True,
 )
 def AlexNet(
     include_top=True,
@@ -98,6 +99,7 @@ def AlexNet(
     params=62_357_608,
     slow=True,
     preprocessing="torch",
+    fixed_size_top=True,
 )
 def ZFNet(
     include_top=True,

@@ -8,7 +8,13 @@ the paper's CIFAR DenseNet-BC. All four are built from the same dense block and 
 from keras import layers
 
 from keras_arches.contract import Contract
-from keras_arches.registry import WeightsFile, register
+from keras_arches.registry import (
+    WeightsFile,
+    imgclsmob_checkpoint,
+    register,
+    timm_checkpoint,
+    torchvision_checkpoint,
+)
 
 _PAPER = "Huang et al. 2017, Densely Connected Convolutional Networks (CVPR 2017, arXiv:1608.06993)"
 _BASE = "https://storage.googleapis.com/tensorflow/keras-applications/densenet/"
@@ -83,7 +89,7 @@ _KERAS_TWINS = {
 _KERAS_TOP1 = {121: 75.0, 169: 76.2, 201: 77.3}
 
 
-def _keras_twin(depth):
+def _keras_twin(depth, *checkpoints):
     """Registry entry of the ``keras.applications.DenseNet{depth}`` twin."""
     top_hash, notop_hash, params = _KERAS_TWINS[depth]
     published_top1 = (_KERAS_TOP1[depth], "keras.applications")
@@ -91,11 +97,16 @@ def _keras_twin(depth):
         family="densenet", paper=_PAPER, default_size=224, min_size=32, test_size=32,
         twin=f"keras.applications.DenseNet{depth}", params=params,
         weights=_weights(depth, top_hash, notop_hash), preprocessing="torch",
-        published_top1=published_top1,
+        published_top1=published_top1, layout="torchvision.densenet",
+        checkpoints=checkpoints,
     )
 
 
-@_keras_twin(121)
+@_keras_twin(
+    121,
+    timm_checkpoint("densenet121.ra_in1k", "torchvision.densenet", 75.574, "apache-2.0"),
+    torchvision_checkpoint("tv_in1k", "densenet121-a639ec97.pth", "torchvision.densenet", 74.434),
+)
 def DenseNet121(
     include_top=True,
     weights="imagenet",
@@ -120,7 +131,10 @@ def DenseNet121(
     return _imagenet_densenet(c, (6, 12, 24, 16))
 
 
-@_keras_twin(169)
+@_keras_twin(
+    169,
+    torchvision_checkpoint("tv_in1k", "densenet169-b2777c0a.pth", "torchvision.densenet", 75.6),
+)
 def DenseNet169(
     include_top=True,
     weights="imagenet",
@@ -143,7 +157,10 @@ def DenseNet169(
     return _imagenet_densenet(c, (6, 12, 32, 32))
 
 
-@_keras_twin(201)
+@_keras_twin(
+    201,
+    torchvision_checkpoint("tv_in1k", "densenet201-c1103571.pth", "torchvision.densenet", 76.896),
+)
 def DenseNet201(
     include_top=True,
     weights="imagenet",
@@ -166,10 +183,17 @@ def DenseNet201(
     return _imagenet_densenet(c, (6, 12, 48, 32))
 
 
+_DENSENET161_CHECKPOINTS = (
+    torchvision_checkpoint("tv_in1k", "densenet161-8d451a50.pth", "torchvision.densenet", 77.138),
+)
+
+
 @register(
     family="densenet", paper=_PAPER, default_size=224, min_size=32, test_size=32,
     twin="torchvision.models.densenet161", params=28_900_936,
     preprocessing="torch", published_top1=(77.138, "torchvision"),
+    layout="torchvision.densenet", checkpoints=_DENSENET161_CHECKPOINTS,
+    default_checkpoint="tv_in1k",
 )
 def DenseNet161(
     include_top=True,
@@ -212,10 +236,20 @@ def _check_bc_options(depth, growth_rate, compression):
         )
 
 
+_DENSENET_BC_CHECKPOINTS = (
+    imgclsmob_checkpoint(
+        "cifar10", "v0.0.189", "densenet100_k12_bc_cifar10-0416-b9232829",
+        "b9232829b13c3f3f2ea15f4be97f500b7912c3c2", "pytorchcv.densenet_cifar", 4.16,
+    ),
+)
+
+
 @register(
     family="densenet", paper=_PAPER, default_size=32, min_size=32, test_size=32,
     params=793_150, params_classes=10,
     preprocessing="torch",
+    layout="pytorchcv.densenet_cifar", checkpoints=_DENSENET_BC_CHECKPOINTS,
+    default_checkpoint="cifar10",
 )
 def DenseNetBC(
     include_top=True,

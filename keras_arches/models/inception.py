@@ -11,7 +11,13 @@ from keras import layers
 
 from keras_arches.contract import Contract, check_rate
 from keras_arches.layers import AuxiliaryClassifier
-from keras_arches.registry import WeightsFile, register
+from keras_arches.registry import (
+    INCEPTION_MEAN,
+    INCEPTION_STD,
+    WeightsFile,
+    register,
+    timm_checkpoint,
+)
 
 _RETHINKING = (
     "Szegedy et al. 2016, Rethinking the Inception Architecture for Computer Vision "
@@ -361,6 +367,14 @@ def inception_v4_stem(x, *, axis):
     ])
 
 
+_INCEPTION_V4_CHECKPOINTS = (
+    timm_checkpoint(
+        "inception_v4.tf_in1k", "timm.inception_v4", 80.144, "apache-2.0", input_size=299,
+        mean=INCEPTION_MEAN, std=INCEPTION_STD,
+    ),
+)
+
+
 @register(
     family="inception",
     paper=_V4_PAPER,
@@ -370,6 +384,7 @@ def inception_v4_stem(x, *, axis):
     twin="timm.inception_v4",
     params=42_742_984,
     preprocessing="tf",
+    layout="timm.inception_v4", checkpoints=_INCEPTION_V4_CHECKPOINTS, default_checkpoint="tf_in1k",
 )
 def InceptionV4(
     include_top=True,
@@ -448,6 +463,18 @@ def inception_resnet_reduction_b(x, name, *, axis):
     return layers.Concatenate(axis=axis, name=name)(branches)
 
 
+_INCEPTION_RESNET_V2_CHECKPOINTS = (
+    timm_checkpoint(
+        "inception_resnet_v2.tf_ens_adv_in1k", "timm.inception_resnet_v2", 79.998, "apache-2.0",
+        input_size=299, crop_pct=0.8975, mean=INCEPTION_MEAN, std=INCEPTION_STD,
+    ),
+    timm_checkpoint(
+        "inception_resnet_v2.tf_in1k", "timm.inception_resnet_v2", 80.434, "apache-2.0",
+        input_size=299, crop_pct=0.8975, mean=INCEPTION_MEAN, std=INCEPTION_STD,
+    ),
+)
+
+
 @register(
     family="inception",
     paper=_V4_PAPER,
@@ -461,6 +488,7 @@ def inception_resnet_reduction_b(x, name, *, axis):
         "d19885ff4a710c122648d3b5c3b684e4",
     ),
     preprocessing="tf", published_top1=(80.3, "keras.applications"),
+    layout="timm.inception_resnet_v2", checkpoints=_INCEPTION_RESNET_V2_CHECKPOINTS,
 )
 def InceptionResNetV2(
     include_top=True,

@@ -53,6 +53,7 @@ def _lenet_modern(c):
     params=61_706,
     params_classes=10,
     preprocessing="unit",
+    fixed_size_top=True,
 )
 def LeNet5(
     include_top=True,

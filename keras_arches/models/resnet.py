@@ -15,7 +15,16 @@ from keras import layers
 
 from keras_arches.contract import Contract, check_rate
 from keras_arches.layers import CeilPooling2D, SqueezeExcite, StochasticDepth, drop_path_rates
-from keras_arches.registry import ModelInfo, WeightsFile, register
+from keras_arches.registry import (
+    INCEPTION_MEAN,
+    INCEPTION_STD,
+    ModelInfo,
+    WeightsFile,
+    imgclsmob_checkpoint,
+    register,
+    timm_checkpoint,
+    torchvision_checkpoint,
+)
 
 _HE2016 = "He et al. 2016, Deep Residual Learning for Image Recognition (arXiv:1512.03385)"
 _HE2016_V2 = "He et al. 2016, Identity Mappings in Deep Residual Networks (arXiv:1603.05027)"
@@ -536,9 +545,29 @@ def ResNet152V2(
 # torchvision twins: no conv bias, BN epsilon 1e-5, the stride on the 3x3 conv.
 
 
+_RESNET18_CHECKPOINTS = (
+    timm_checkpoint("resnet18.a1_in1k", "timm.resnet", 71.504, "apache-2.0", crop_pct=0.95),
+    timm_checkpoint("resnet18.a2_in1k", "timm.resnet", 70.634, "apache-2.0", crop_pct=0.95),
+    timm_checkpoint(
+        "resnet18.a3_in1k", "timm.resnet", 65.67, "apache-2.0", input_size=160, crop_pct=0.95,
+    ),
+    timm_checkpoint(
+        "resnet18.fb_ssl_yfcc100m_ft_in1k", "timm.resnet", 72.636, "cc-by-nc-4.0",
+        interpolation="bilinear",
+    ),
+    timm_checkpoint(
+        "resnet18.fb_swsl_ig1b_ft_in1k", "timm.resnet", 73.286, "cc-by-nc-4.0",
+        interpolation="bilinear",
+    ),
+    timm_checkpoint("resnet18.gluon_in1k", "timm.resnet", 70.844, "apache-2.0"),
+    torchvision_checkpoint("tv_in1k", "resnet18-f37072fd.pth", "torchvision.resnet", 69.758),
+)
+
+
 @register(**_imagenet_entry(
     "resnet", _HE2016, "torchvision resnet18", 11_699_112,
     preprocessing="torch", published_top1=(69.758, "torchvision"),
+    layout="torchvision.resnet", checkpoints=_RESNET18_CHECKPOINTS, default_checkpoint="tv_in1k",
 ))
 def ResNet18(
     include_top=True,
@@ -561,9 +590,26 @@ def ResNet18(
     )
 
 
+_RESNET34_CHECKPOINTS = (
+    timm_checkpoint("resnet34.a1_in1k", "timm.resnet", 76.42, "apache-2.0", crop_pct=0.95),
+    timm_checkpoint("resnet34.a2_in1k", "timm.resnet", 75.52, "apache-2.0", crop_pct=0.95),
+    timm_checkpoint(
+        "resnet34.a3_in1k", "timm.resnet", 70.58, "apache-2.0", input_size=160, crop_pct=0.95,
+    ),
+    timm_checkpoint("resnet34.bt_in1k", "timm.resnet", 75.176, "apache-2.0"),
+    timm_checkpoint("resnet34.gluon_in1k", "timm.resnet", 74.574, "apache-2.0"),
+    timm_checkpoint(
+        "resnet34.ra4_e3600_r224_in1k", "timm.resnet", 77.492, "apache-2.0", crop_pct=0.9,
+        mean=INCEPTION_MEAN, std=INCEPTION_STD,
+    ),
+    torchvision_checkpoint("tv_in1k", "resnet34-b627a593.pth", "torchvision.resnet", 73.314),
+)
+
+
 @register(**_imagenet_entry(
     "resnet", _HE2016, "torchvision resnet34", 21_814_696,
     preprocessing="torch", published_top1=(73.314, "torchvision"),
+    layout="torchvision.resnet", checkpoints=_RESNET34_CHECKPOINTS, default_checkpoint="tv_in1k",
 ))
 def ResNet34(
     include_top=True,
@@ -585,9 +631,36 @@ def ResNet34(
     )
 
 
+_RESNEXT50_32X4D_CHECKPOINTS = (
+    timm_checkpoint("resnext50_32x4d.a1_in1k", "timm.resnet", 80.526, "apache-2.0", crop_pct=0.95),
+    timm_checkpoint("resnext50_32x4d.a1h_in1k", "timm.resnet", 81.14, "apache-2.0", crop_pct=0.95),
+    timm_checkpoint("resnext50_32x4d.a2_in1k", "timm.resnet", 80.444, "apache-2.0", crop_pct=0.95),
+    timm_checkpoint(
+        "resnext50_32x4d.a3_in1k", "timm.resnet", 77.732, "apache-2.0", input_size=160,
+        crop_pct=0.95,
+    ),
+    timm_checkpoint(
+        "resnext50_32x4d.fb_ssl_yfcc100m_ft_in1k", "timm.resnet", 80.316, "cc-by-nc-4.0",
+        interpolation="bilinear",
+    ),
+    timm_checkpoint(
+        "resnext50_32x4d.fb_swsl_ig1b_ft_in1k", "timm.resnet", 82.162, "cc-by-nc-4.0",
+        interpolation="bilinear",
+    ),
+    timm_checkpoint("resnext50_32x4d.gluon_in1k", "timm.resnet", 79.354, "apache-2.0"),
+    timm_checkpoint("resnext50_32x4d.ra_in1k", "timm.resnet", 79.8, "apache-2.0"),
+    torchvision_checkpoint(
+        "tv2_in1k", "resnext50_32x4d-1a0047aa.pth", "torchvision.resnet", 81.198, resize=232,
+    ),
+    torchvision_checkpoint("tv_in1k", "resnext50_32x4d-7cdf4587.pth", "torchvision.resnet", 77.618),
+)
+
+
 @register(**_imagenet_entry(
     "resnext", _XIE2017, "torchvision resnext50_32x4d", 25_097_128,
     preprocessing="torch", published_top1=(77.618, "torchvision"),
+    layout="torchvision.resnet", checkpoints=_RESNEXT50_32X4D_CHECKPOINTS,
+    default_checkpoint="tv_in1k",
 ))
 def ResNeXt50_32x4d(
     include_top=True,
@@ -610,9 +683,33 @@ def ResNeXt50_32x4d(
     )
 
 
+_RESNEXT101_32X8D_CHECKPOINTS = (
+    timm_checkpoint(
+        "resnext101_32x8d.fb_ssl_yfcc100m_ft_in1k", "timm.resnet", 81.62, "cc-by-nc-4.0",
+        interpolation="bilinear",
+    ),
+    timm_checkpoint(
+        "resnext101_32x8d.fb_swsl_ig1b_ft_in1k", "timm.resnet", 84.276, "cc-by-nc-4.0",
+        interpolation="bilinear",
+    ),
+    timm_checkpoint(
+        "resnext101_32x8d.fb_wsl_ig1b_ft_in1k", "timm.resnet", 82.72, "cc-by-nc-4.0",
+        interpolation="bilinear",
+    ),
+    torchvision_checkpoint(
+        "tv2_in1k", "resnext101_32x8d-110c445d.pth", "torchvision.resnet", 82.834, resize=232,
+    ),
+    torchvision_checkpoint(
+        "tv_in1k", "resnext101_32x8d-8ba56ff5.pth", "torchvision.resnet", 79.312,
+    ),
+)
+
+
 @register(**_imagenet_entry(
     "resnext", _XIE2017, "torchvision resnext101_32x8d", 88_994_216, slow=True,
     preprocessing="torch", published_top1=(79.312, "torchvision"),
+    layout="torchvision.resnet", checkpoints=_RESNEXT101_32X8D_CHECKPOINTS,
+    default_checkpoint="tv_in1k",
 ))
 def ResNeXt101_32x8d(
     include_top=True,
@@ -634,9 +731,20 @@ def ResNeXt101_32x8d(
     )
 
 
+_RESNEXT101_64X4D_CHECKPOINTS = (
+    timm_checkpoint("resnext101_64x4d.c1_in1k", "timm.resnet", 82.446, "apache-2.0", crop_pct=0.95),
+    timm_checkpoint("resnext101_64x4d.gluon_in1k", "timm.resnet", 80.64, "apache-2.0"),
+    torchvision_checkpoint(
+        "tv_in1k", "resnext101_64x4d-173b62eb.pth", "torchvision.resnet", 83.246,
+    ),
+)
+
+
 @register(**_imagenet_entry(
     "resnext", _XIE2017, "torchvision resnext101_64x4d", 83_658_152, slow=True,
     preprocessing="torch",
+    layout="torchvision.resnet", checkpoints=_RESNEXT101_64X4D_CHECKPOINTS,
+    default_checkpoint="tv_in1k",
 ))
 def ResNeXt101_64x4d(
     include_top=True,
@@ -658,9 +766,20 @@ def ResNeXt101_64x4d(
     )
 
 
+_WIDE_RESNET50_2_CHECKPOINTS = (
+    timm_checkpoint("wide_resnet50_2.racm_in1k", "timm.resnet", 81.466, "apache-2.0"),
+    torchvision_checkpoint(
+        "tv2_in1k", "wide_resnet50_2-9ba9bcbe.pth", "torchvision.resnet", 81.602, resize=232,
+    ),
+    torchvision_checkpoint("tv_in1k", "wide_resnet50_2-95faca4d.pth", "torchvision.resnet", 78.468),
+)
+
+
 @register(**_imagenet_entry(
     "wide_resnet", _WRN2016, "torchvision wide_resnet50_2", 68_951_464, slow=True,
     preprocessing="torch", published_top1=(78.468, "torchvision"),
+    layout="torchvision.resnet", checkpoints=_WIDE_RESNET50_2_CHECKPOINTS,
+    default_checkpoint="tv_in1k",
 ))
 def WideResNet50_2(
     include_top=True,
@@ -682,9 +801,21 @@ def WideResNet50_2(
     )
 
 
+_WIDE_RESNET101_2_CHECKPOINTS = (
+    torchvision_checkpoint(
+        "tv2_in1k", "wide_resnet101_2-d733dc28.pth", "torchvision.resnet", 82.51, resize=232,
+    ),
+    torchvision_checkpoint(
+        "tv_in1k", "wide_resnet101_2-32ee1156.pth", "torchvision.resnet", 78.848,
+    ),
+)
+
+
 @register(**_imagenet_entry(
     "wide_resnet", _WRN2016, "torchvision wide_resnet101_2", 127_024_552, slow=True,
     preprocessing="torch", published_top1=(78.848, "torchvision"),
+    layout="torchvision.resnet", checkpoints=_WIDE_RESNET101_2_CHECKPOINTS,
+    default_checkpoint="tv_in1k",
 ))
 def WideResNet101_2(
     include_top=True,
@@ -709,9 +840,20 @@ def WideResNet101_2(
 # timm twins: torchvision's bottleneck with a squeeze-excitation (reduction 16) on each branch.
 
 
+_SERESNET50_CHECKPOINTS = (
+    timm_checkpoint("seresnet50.a1_in1k", "timm.resnet", 80.012, "apache-2.0", crop_pct=0.95),
+    timm_checkpoint("seresnet50.a2_in1k", "timm.resnet", 80.102, "apache-2.0", crop_pct=0.95),
+    timm_checkpoint(
+        "seresnet50.a3_in1k", "timm.resnet", 75.104, "apache-2.0", input_size=160, crop_pct=0.95,
+    ),
+    timm_checkpoint("seresnet50.ra2_in1k", "timm.resnet", 80.26, "apache-2.0"),
+)
+
+
 @register(**_imagenet_entry(
     "senet", _HU2018, "timm seresnet50", 28_141_144,
     preprocessing="torch",
+    layout="timm.resnet", checkpoints=_SERESNET50_CHECKPOINTS, default_checkpoint="a1_in1k",
 ))
 def SEResNet50(
     include_top=True,
@@ -734,9 +876,17 @@ def SEResNet50(
     )
 
 
+_SERESNEXT50_32X4D_CHECKPOINTS = (
+    timm_checkpoint("seresnext50_32x4d.gluon_in1k", "timm.resnet", 79.916, "apache-2.0"),
+    timm_checkpoint("seresnext50_32x4d.racm_in1k", "timm.resnet", 81.268, "apache-2.0"),
+)
+
+
 @register(**_imagenet_entry(
     "senet", _HU2018, "timm seresnext50_32x4d", 27_628_120,
     preprocessing="torch",
+    layout="timm.resnet", checkpoints=_SERESNEXT50_32X4D_CHECKPOINTS,
+    default_checkpoint="racm_in1k",
 ))
 def SEResNeXt50_32x4d(
     include_top=True,
@@ -759,9 +909,17 @@ def SEResNeXt50_32x4d(
     )
 
 
+_SENET154_CHECKPOINTS = (
+    timm_checkpoint(
+        "senet154.in1k", "timm.legacy_senet", 81.32, "apache-2.0", interpolation="bilinear", url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/legacy_senet154-e9eb9fe6.pth",
+    ),
+)
+
+
 @register(**_imagenet_entry(
     "senet", _HU2018, "timm legacy_senet154", 115_336_536, slow=True,
     preprocessing="torch",
+    layout="timm.legacy_senet", checkpoints=_SENET154_CHECKPOINTS, default_checkpoint="in1k",
 ))
 def SENet154(
     include_top=True,
@@ -796,9 +954,19 @@ def _cifar_entry(family, paper, params, **metadata):
     )
 
 
+_WIDE_RESNET_CHECKPOINTS = (
+    imgclsmob_checkpoint(
+        "cifar10", "v0.0.166", "wrn28_10_cifar10-0239-fe97dcd6",
+        "fe97dcd6d0dd8dda8e9e38e6cfa320cffb9955ce", "pytorchcv.wrn_cifar", 2.39,
+    ),
+)
+
+
 @register(**_cifar_entry(
     "wide_resnet", _WRN2016, 36_497_146,
     preprocessing="torch",
+    layout="pytorchcv.wrn_cifar", checkpoints=_WIDE_RESNET_CHECKPOINTS,
+    default_checkpoint="cifar10",
 ))
 def WideResNet(
     include_top=True,

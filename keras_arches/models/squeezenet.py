@@ -5,7 +5,7 @@ from keras import layers
 from keras_arches.contract import Contract, check_rate, check_width, scale_width
 from keras_arches.layers import CeilPooling2D, FireModule
 from keras_arches.models.nin import gap_classifier
-from keras_arches.registry import register
+from keras_arches.registry import register, torchvision_checkpoint
 
 _PAPER = (
     "Iandola et al. 2016, SqueezeNet: AlexNet-level accuracy with 50x fewer parameters and "
@@ -41,6 +41,13 @@ def _squeezenet(c, stem_filters, stem_kernel, pool_after, dropout_rate, width_mu
 
 
 
+_SQUEEZENET1_0_CHECKPOINTS = (
+    torchvision_checkpoint(
+        "tv_in1k", "squeezenet1_0-b66bff10.pth", "torchvision.squeezenet", 58.092,
+    ),
+)
+
+
 @register(
     family="squeezenet",
     paper=_PAPER,
@@ -49,6 +56,8 @@ def _squeezenet(c, stem_filters, stem_kernel, pool_after, dropout_rate, width_mu
     twin="torchvision squeezenet1_0",
     params=1_248_424,
     preprocessing="torch", published_top1=(58.092, "torchvision"),
+    layout="torchvision.squeezenet", checkpoints=_SQUEEZENET1_0_CHECKPOINTS,
+    default_checkpoint="tv_in1k",
 )
 def SqueezeNet1_0(
     include_top=True,
@@ -79,6 +88,13 @@ def SqueezeNet1_0(
     return _squeezenet(c, 96, 7, (4, 8), dropout_rate, width_multiplier)
 
 
+_SQUEEZENET1_1_CHECKPOINTS = (
+    torchvision_checkpoint(
+        "tv_in1k", "squeezenet1_1-b8a52dc0.pth", "torchvision.squeezenet", 58.178,
+    ),
+)
+
+
 @register(
     family="squeezenet",
     paper=_PAPER,
@@ -87,6 +103,8 @@ def SqueezeNet1_0(
     twin="torchvision squeezenet1_1",
     params=1_235_496,
     preprocessing="torch", published_top1=(58.178, "torchvision"),
+    layout="torchvision.squeezenet", checkpoints=_SQUEEZENET1_1_CHECKPOINTS,
+    default_checkpoint="tv_in1k",
 )
 def SqueezeNet1_1(
     include_top=True,

@@ -7,7 +7,7 @@ weights, so keras' published ImageNet files load by name.
 from keras import layers
 
 from keras_arches.contract import Contract, check_width, scale_width
-from keras_arches.registry import WeightsFile, register
+from keras_arches.registry import WeightsFile, register, torchvision_checkpoint
 
 _PAPER = "Simonyan & Zisserman 2015, Very Deep Convolutional Networks (arXiv:1409.1556)"
 _BASE = "https://storage.googleapis.com/tensorflow/keras-applications/"
@@ -36,6 +36,11 @@ def _vgg(c, convs_per_block, width_multiplier):
     return c.model(c.head(x, global_pool=False))
 
 
+_VGG16_CHECKPOINTS = (
+    torchvision_checkpoint("tv_in1k", "vgg16-397923af.pth", "torchvision.vgg", 71.592),
+)
+
+
 @register(
     family="vgg",
     paper=_PAPER,
@@ -44,7 +49,9 @@ def _vgg(c, convs_per_block, width_multiplier):
     twin="keras.applications.VGG16",
     params=138_357_544,
     weights=_weights(16, "64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc"),
-    preprocessing="caffe", published_top1=(71.3, "keras.applications"),
+    preprocessing="caffe",
+    fixed_size_top=True, published_top1=(71.3, "keras.applications"),
+    layout="torchvision.vgg", checkpoints=_VGG16_CHECKPOINTS,
 )
 def VGG16(
     include_top=True,
@@ -72,6 +79,11 @@ def VGG16(
     return _vgg(c, (2, 2, 3, 3, 3), width_multiplier)
 
 
+_VGG19_CHECKPOINTS = (
+    torchvision_checkpoint("tv_in1k", "vgg19-dcbb9e9d.pth", "torchvision.vgg", 72.376),
+)
+
+
 @register(
     family="vgg",
     paper=_PAPER,
@@ -80,7 +92,9 @@ def VGG16(
     twin="keras.applications.VGG19",
     params=143_667_240,
     weights=_weights(19, "cbe5617147190e668d6c5d5026f83318", "253f8cb515780f3b799900260a226db6"),
-    preprocessing="caffe", published_top1=(71.3, "keras.applications"),
+    preprocessing="caffe",
+    fixed_size_top=True, published_top1=(71.3, "keras.applications"),
+    layout="torchvision.vgg", checkpoints=_VGG19_CHECKPOINTS,
 )
 def VGG19(
     include_top=True,
