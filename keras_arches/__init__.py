@@ -14,14 +14,16 @@ from keras_arches import (  # noqa: F401  (recipes registers schedules)
 )
 from keras_arches.analysis import profile
 from keras_arches.contract import strip_auxiliary
+from keras_arches.data import decode_predictions, preprocess_input
 from keras_arches.ensemble import ensemble
 from keras_arches.exporting import export, export_all
 from keras_arches.models import *  # noqa: F401,F403  (registers the builders)
 from keras_arches.models import __all__ as _model_names
-from keras_arches.registry import get_model, list_models, model_info
+from keras_arches.registry import ArchModel, get_model, list_models, model_info
 from keras_arches.training import train
 
 __all__ = [
-    "data", "ensemble", "export", "export_all", "get_model", "layers", "list_models",
-    "model_info", "profile", "recipes", "strip_auxiliary", "train", "training", *_model_names,
+    "ArchModel", "data", "decode_predictions", "ensemble", "export", "export_all", "get_model",
+    "layers", "list_models", "model_info", "preprocess_input", "profile", "recipes",
+    "strip_auxiliary", "train", "training", *_model_names,
 ]

@@ -19,7 +19,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_arches.registry import PREPROCESSING, model_info
+from keras_arches.registry import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    INCEPTION_MEAN,
+    INCEPTION_STD,
+    PREPROCESSING,
+    model_info,
+)
 
 EMBEDDED = "embedded_mnist"
 AUGMENTATIONS = ("crop", "flip")
@@ -181,8 +188,22 @@ def test_split(name, data_dir=None):
 # -- per-example transforms ---------------------------------------------------------------
 
 
+def _is_mean_std(mode):
+    return (isinstance(mode, tuple) and len(mode) == 2
+            and all(isinstance(v, tuple) and len(v) == 3 for v in mode))
+
+
 def preprocess(images, mode):
-    """Scales float images in [0, 255] as a model expects: see :data:`PREPROCESSING`."""
+    """Scales float images in [0, 255] as a model expects.
+
+    ``mode`` is one of :data:`PREPROCESSING`, or a checkpoint's ``(mean, std)`` pair of RGB
+    triples in [0, 1] units (timm's convention): ``(x / 255 - mean) / std``.
+    """
+    if _is_mean_std(mode):
+        if images.shape[-1] != 3:
+            raise ValueError("Mean/std preprocessing needs 3-channel images; use 'unit'.")
+        mean, std = (np.asarray(v, "float32") for v in mode)
+        return (images / 255.0 - mean) / std
     if mode == "raw":
         return images
     if mode == "unit":
@@ -193,15 +214,20 @@ def preprocess(images, mode):
         if images.shape[-1] != 3:
             raise ValueError(f"Preprocessing {mode!r} needs 3-channel images; use 'unit'.")
         return imagenet_utils.preprocess_input(images, data_format="channels_last", mode=mode)
-    raise ValueError(f"`preprocessing` must be one of {PREPROCESSING}. Received: {mode!r}")
+    raise ValueError(
+        f"`preprocessing` must be one of {PREPROCESSING} or a (mean, std) pair. "
+        f"Received: {mode!r}"
+    )
 
 
 def preprocessing_for(model):
-    """The preprocessing mode on a model's card (:data:`PREPROCESSING`).
+    """How a model's inputs are scaled: its checkpoint's, else its card's mode.
 
-    ``model`` is a registry name or a model a registered builder made (see
-    :func:`keras_arches.model_info`). A Keras model that no builder made has no card: it gets
-    "unit" (x / 255), with a warning that says so.
+    ``model`` is a registry name (``"resnet18"`` or ``"resnet18.a1_in1k"``) or a model a
+    registered builder made (see :func:`keras_arches.model_info`). A model that carries a
+    published checkpoint follows that checkpoint's mean/std: "torch" or "tf" when they are
+    those modes' values, else the ``(mean, std)`` pair. A Keras model that no builder made has
+    no card: it gets "unit" (x / 255), with a warning that says so.
     """
     if isinstance(model, keras.Model) and getattr(model, "arch", None) is None:
         warnings.warn(
@@ -211,7 +237,39 @@ def preprocessing_for(model):
             stacklevel=2,
         )
         return "unit"
-    return model_info(model).preprocessing
+    info = model_info(model)
+    checkpoint = info.checkpoint_for(info.checkpoint) if info.checkpoint else None
+    if checkpoint is None:
+        return info.preprocessing
+    pair = (tuple(checkpoint.mean), tuple(checkpoint.std))
+    modes = {(IMAGENET_MEAN, IMAGENET_STD): "torch", (INCEPTION_MEAN, INCEPTION_STD): "tf"}
+    return modes.get(pair, pair)
+
+
+def preprocess_input(x, model):
+    """Images in [0, 255] (channels last) scaled as ``model``'s weights expect.
+
+    ``model`` is a registry name, ``"arch.tag"`` or a model a builder made; the scaling is its
+    checkpoint's mean/std where it carries one, else its card's mode (:func:`preprocessing_for`).
+    """
+    return preprocess(np.asarray(x, "float32"), preprocessing_for(model))
+
+
+def decode_predictions(preds, top=5):
+    """``[(class id, name, probability), ...]`` per image for ImageNet-1k predictions.
+
+    keras.applications' decoder, with the ImageNet class index it downloads once into the
+    Keras cache.
+    """
+    from keras.applications import imagenet_utils
+
+    preds = np.asarray(preds)
+    if preds.ndim != 2 or preds.shape[1] != 1000:
+        raise ValueError(
+            "decode_predictions needs ImageNet-1k predictions of shape (batch, 1000). "
+            f"Received: {preds.shape}"
+        )
+    return imagenet_utils.decode_predictions(preds, top=top)
 
 
 def _to_channels(image, channels):
@@ -264,7 +322,7 @@ def _check_pipeline_arguments(image_size, channels, batch_size, augment, preproc
     unknown = set(augment) - set(AUGMENTATIONS)
     if unknown:
         raise ValueError(f"`augment` may hold {AUGMENTATIONS}. Received: {tuple(augment)}")
-    if preprocessing not in PREPROCESSING:
+    if preprocessing not in PREPROCESSING and not _is_mean_std(preprocessing):
         raise ValueError(
             f"`preprocessing` must be one of {PREPROCESSING}. Received: {preprocessing!r}"
         )
