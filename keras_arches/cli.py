@@ -1,7 +1,9 @@
 """The ``keras-arches`` command line: a thin layer over the package.
 
 Each sub-command is ``(name, add_arguments, run)`` in ``COMMANDS``; ``profile`` and ``tune``
-keep their arguments beside the code they drive.
+keep their arguments beside the code they drive. TensorFlow's log is hidden unless
+``--verbose`` is given (see :mod:`keras_arches._cli_startup`, which runs before TensorFlow
+loads).
 """
 
 import argparse
@@ -202,13 +204,20 @@ COMMANDS = [
 ]
 
 
+_VERBOSE_HELP = "show TensorFlow's log (hidden by default)"
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="keras-arches", description="Classic CNN architectures for Keras 3."
     )
+    parser.add_argument("--verbose", action="store_true", help=_VERBOSE_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
     for name, add_arguments, run in COMMANDS:
         sub = commands.add_parser(name, help=(run.__doc__ or "").strip().split("\n")[0] or None)
+        # Also after the command; SUPPRESS keeps a --verbose given before it.
+        sub.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                         help=_VERBOSE_HELP)
         add_arguments(sub)
         sub.set_defaults(run=run)
     return parser

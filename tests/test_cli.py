@@ -1,8 +1,10 @@
-"""The command line: listing, summaries, training, export and clear errors."""
+"""The command line: listing, summaries, training, export, a quiet start and clear errors."""
 
 import json
 import os
 import re
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -144,3 +146,45 @@ def test_export_errors(argv, message, tmp_path, capsys):
     assert cli.main([arg.format(**names) for arg in argv]) == 2
     assert message in capsys.readouterr().err
 
+
+# -- a quiet start --------------------------------------------------------------------------
+
+# absl's record prefix (severity, MMDD, time, thread, file:line]) and its pre-init notice.
+LOG_LINE = re.compile(
+    r"^[IWEF]\d{4} [\d:.]+ +\d+ \S+:\d+\] |^WARNING: All log messages before absl"
+)
+
+
+def run_fresh(command, *args):
+    """Runs the command in a fresh process with TensorFlow's default logging."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = ROOT
+    process = subprocess.run([*command, *args], capture_output=True, text=True, env=env,
+                             timeout=300)
+    assert process.returncode == 0, process.stderr[-3000:]
+    return process
+
+
+def log_lines(text):
+    """Log records without their time and thread: what stays the same from run to run."""
+    return {re.sub(r"^([IWEF])\d{4} [\d:.]+ +\d+ ", r"\1 ", line)
+            for line in text.splitlines() if LOG_LINE.match(line)}
+
+
+def test_the_command_starts_without_tensorflow_log_lines():
+    script = os.path.join(os.path.dirname(sys.executable), "keras-arches")
+    if not os.path.isfile(script):
+        pytest.skip("the keras-arches script is not installed beside this Python")
+    quiet = run_fresh([script], "list")
+    assert "vgg16" in quiet.stdout
+    assert not log_lines(quiet.stderr), quiet.stderr
+
+
+def test_verbose_shows_the_log_tensorflow_writes_as_it_loads():
+    bare = run_fresh([sys.executable, "-c", "import tensorflow"])
+    module = [sys.executable, "-m", "keras_arches"]
+    quiet = run_fresh(module, "list")
+    assert "vgg16" in quiet.stdout and not log_lines(quiet.stderr), quiet.stderr
+    verbose = run_fresh(module, "list", "--verbose")
+    assert "vgg16" in verbose.stdout
+    assert log_lines(bare.stderr) <= log_lines(verbose.stderr)
