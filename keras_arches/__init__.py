@@ -7,6 +7,7 @@ Every builder has the signature of ``keras.applications``; see
 __version__ = "0.1.0"
 
 from keras_arches import (  # noqa: F401  (recipes registers schedules)
+    _cli_startup,  # first, before TensorFlow loads: the keras-arches command's quiet start-up
     data,
     layers,  # noqa: F401
     recipes,

@@ -1,16 +1,18 @@
 """The ``keras-arches`` command line: a thin layer over the package.
 
-Each sub-command lives beside the code it drives and registers itself in
-``COMMANDS`` as ``(name, add_arguments, run)``.
+Each sub-command is ``(name, add_arguments, run)`` in ``COMMANDS``; ``profile`` and ``tune``
+keep their arguments beside the code they drive. TensorFlow's log is hidden unless
+``--verbose`` is given (see :mod:`keras_arches._cli_startup`, which runs before TensorFlow
+loads).
 """
 
 import argparse
 import json
+import os
 import sys
 
+from keras_arches import exporting
 from keras_arches.analysis import add_profile_arguments, run_profile_command
-from keras_arches.exporting import add_cli_arguments as _add_export_arguments
-from keras_arches.exporting import run_cli as _run_export
 
 
 def _add_model_arguments(parser):
@@ -91,7 +93,8 @@ def _add_train_arguments(parser):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--run-dir", help="checkpoints, backup and logs (default logs/MODEL)")
     parser.add_argument("--save", help="the trained model (default saved_models/MODEL.keras)")
-    parser.add_argument("--export", metavar="DIR", help="also export SavedModel + TFLite here")
+    parser.add_argument("--export", metavar="DIR",
+                        help="then export SavedModel + TFLite here, checked on the test split")
     parser.add_argument("--restart", action="store_true",
                         help="ignore a backup in the run directory and start over")
 
@@ -113,10 +116,65 @@ def _run_train(args):
         batch_size=args.batch_size, steps_per_epoch=args.steps_per_epoch,
         mixed_precision=args.mixed_precision, strategy=args.strategy, jit_compile=jit,
         seed=args.seed, run_dir=args.run_dir, resume=not args.restart,
-        save_path=args.save or f"saved_models/{name}.keras", export_dir=args.export, verbose=1,
+        save_path=args.save or f"saved_models/{name}.keras", verbose=1,
     )
-    if result.export_report is not None and not result.export_report.passed:
-        raise ValueError(f"the export to {args.export} failed its checks (see its report)")
+    if args.export:
+        # The test split calibrates tflite_int8 and gives each file's accuracy.
+        _export_and_report(result.model, args.export, representative_data=result.test_data,
+                           labelled_data=result.test_data)
+
+
+def _add_export_arguments(parser):
+    parser.add_argument("model_path", help="a saved model, MODEL.keras")
+    parser.add_argument(
+        "--format",
+        default="saved_model,tflite_float32,tflite_float16,tflite_int8_dynamic",
+        help=f"comma-separated formats among: {', '.join(exporting.FORMATS)}",
+    )
+    parser.add_argument("--output", required=True, help="output folder")
+    parser.add_argument(
+        "--representative-dataset",
+        help="calibration inputs for tflite_int8 (and the check): embedded_mnist, FILE.npy or "
+        "FILE.npz",
+    )
+    parser.add_argument(
+        "--labelled-dataset",
+        help="(x, y) data to report each format's accuracy: embedded_mnist or FILE.npz with x, y",
+    )
+    parser.add_argument("--samples", type=int, default=32, help="check samples (default 32)")
+    parser.add_argument("--select-tf-ops", action="store_true", help="allow TensorFlow (Flex) ops")
+    parser.add_argument("--int8-io", action="store_true", help="int8 input/output for tflite_int8")
+
+
+def _run_export(args):
+    """Export a saved .keras model to SavedModel/TFLite, check it and print the report."""
+    import keras
+
+    path = args.model_path
+    if not os.path.isfile(path):
+        raise ValueError(f"No model file {path!r}.")
+    if not path.endswith(".keras"):
+        raise ValueError(f"Expected a Keras 3 model file ending in .keras. Received: {path!r}")
+    try:
+        model = keras.saving.load_model(path, safe_mode=True)
+    except Exception as error:  # zip, JSON and deserialization errors all mean: unusable file
+        raise ValueError(f"Cannot load {path!r} as a Keras model: {error}") from None
+    representative, labelled = args.representative_dataset, args.labelled_dataset
+    _export_and_report(
+        model, args.output, args.format,
+        representative_data=representative and exporting.named_dataset(representative),
+        labelled_data=labelled and exporting.named_dataset(labelled, labels=True),
+        check_samples=args.samples, select_tf_ops=args.select_tf_ops, int8_io=args.int8_io,
+    )
+
+
+def _export_and_report(model, output, formats=None, **options):
+    """``export_all`` that prints where its report is; failed checks are a ValueError."""
+    report = exporting.export_all(model, output, formats, strict=False, **options)
+    print(f"report: {os.path.join(os.path.abspath(output), 'export_report.json')}")
+    if not report.passed:
+        raise ValueError(f"exported files failed their checks: {' | '.join(report.failures())}")
+    return report
 
 
 def _add_tune_arguments(parser):
@@ -146,13 +204,20 @@ COMMANDS = [
 ]
 
 
+_VERBOSE_HELP = "show TensorFlow's log (hidden by default)"
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="keras-arches", description="Classic CNN architectures for Keras 3."
     )
+    parser.add_argument("--verbose", action="store_true", help=_VERBOSE_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
     for name, add_arguments, run in COMMANDS:
         sub = commands.add_parser(name, help=(run.__doc__ or "").strip().split("\n")[0] or None)
+        # Also after the command; SUPPRESS keeps a --verbose given before it.
+        sub.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                         help=_VERBOSE_HELP)
         add_arguments(sub)
         sub.set_defaults(run=run)
     return parser

@@ -40,7 +40,12 @@ _RESUME_KEYS = ("model", "options", "dataset", "recipe", "epochs", "batch_size",
 
 @dataclasses.dataclass
 class TrainResult:
-    """What a run produced: the model, its metrics and where its files are."""
+    """What a run produced: the model, its metrics and where its files are.
+
+    ``model`` is the trained model (with its auxiliary heads, if any); ``test_data`` the test
+    split's ``(images, one-hot labels)`` batches as the model takes them, e.g. to check an
+    export of it (``keras-arches train --export`` does).
+    """
 
     model: keras.Model
     history: dict
@@ -52,7 +57,7 @@ class TrainResult:
     fit_time_s: float
     initial_epoch: int
     config: dict
-    export_report: object = None
+    test_data: object
 
 
 # -- precision, XLA and strategy ----------------------------------------------------------
@@ -168,17 +173,11 @@ def _unusable(path, problem, remedy):
 
 
 def check_weights_file(path, remedy="Delete it, or restore it from a copy."):
-    """Raises a clear ValueError if ``path`` is not a readable Keras weights/.keras file."""
+    """Raises a clear ValueError if ``path`` is not a readable HDF5 (``.weights.h5``) file."""
     import h5py
 
     if not os.path.isfile(path):
         raise ValueError(f"No checkpoint file {path!r}.")
-    if path.endswith(".keras"):
-        import zipfile
-
-        if not zipfile.is_zipfile(path):
-            raise _unusable(path, "not a .keras (zip) archive, it is truncated or corrupt", remedy)
-        return
     if not h5py.is_hdf5(path):
         raise _unusable(path, "not an HDF5 weights file, it is truncated or corrupt", remedy)
     try:
@@ -190,23 +189,6 @@ def check_weights_file(path, remedy="Delete it, or restore it from a copy."):
 
 def _read(name):
     """h5py visitor: touching every name reads the whole file's structure."""
-
-
-def load_checkpoint(path, model=None):
-    """Loads a ``.keras`` model, or ``.weights.h5`` weights into ``model``, with clear errors."""
-    check_weights_file(path)
-    try:
-        if path.endswith(".keras"):
-            return keras.saving.load_model(path, safe_mode=True)
-        if model is None:
-            raise ValueError(f"Loading weights from {path!r} needs the `model` to load them into.")
-        model.load_weights(path)
-        return model
-    except ValueError:
-        raise
-    except Exception as error:  # h5py, zip and deserialization errors: the file is unusable
-        raise _unusable(path, f"loading failed ({type(error).__name__}: {error})",
-                        "Delete it, or restore it from a copy.") from None
 
 
 def backup_epoch(backup_dir):
@@ -372,7 +354,6 @@ def train(
     run_dir=None,
     resume=True,
     save_path=None,
-    export_dir=None,
     callbacks=(),
     verbose="auto",
     data_dir=None,
@@ -396,7 +377,7 @@ def train(
     (:func:`op_determinism`), so that a
     run killed and resumed (``resume=True`` restores ``run_dir/backup``) ends with the weights
     of an uninterrupted one. ``save_path`` also writes the inference model (auxiliary heads
-    stripped); ``export_dir`` exports it with :func:`keras_arches.export_all`.
+    stripped); :func:`keras_arches.export_all` exports ``result.model``.
     """
     started = time.perf_counter()
     _positive("epochs", epochs)
@@ -493,15 +474,6 @@ def train(
             inference.save(save_path)
         if os.path.exists(history_csv) and os.path.getsize(history_csv):
             plot_history(history_csv, os.path.join(run_dir, "history.png"))
-        report = None
-        if export_dir:
-            from keras_arches.exporting import export_all
-
-            images = data.test.map(_images)
-            report = export_all(
-                inference, export_dir, representative_data=images, labelled_data=data.test,
-                strict=False, verbose=bool(verbose),
-            )
     wall = time.perf_counter() - started
     if verbose:
         print(f"keras-arches train: test accuracy {test_accuracy:.4f} on {data.num_test} images; "
@@ -509,7 +481,7 @@ def train(
     return TrainResult(
         model=net, history=history.history, test_accuracy=test_accuracy, run_dir=run_dir,
         model_path=model_path, saved_path=save_path, wall_time_s=wall, fit_time_s=fit_time,
-        initial_epoch=initial_epoch, config=config, export_report=report,
+        initial_epoch=initial_epoch, config=config, test_data=data.test,
     )
 
 
@@ -547,11 +519,6 @@ def _labels_per_output(dataset, outputs):
         return x, (y,) * outputs
 
     return dataset.map(replicate)
-
-
-@tf.autograph.experimental.do_not_convert
-def _images(x, y):
-    return x
 
 
 def _augment(recipe, augment, source):
