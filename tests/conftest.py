@@ -35,9 +35,22 @@ def random_images(shape, batch=2, seed=0):
 
 
 def write_legacy_h5(model, path):
-    """Writes ``model``'s weights in the HDF5 layout keras.applications publishes."""
-    from keras.src.legacy.saving import legacy_h5_format
+    """Writes ``model``'s weights in the HDF5 layout of the files keras.applications publishes
+    (Keras' legacy ``.h5`` weights format, the one its ``model.load_weights`` still reads).
 
+    The root lists the layers in a ``layer_names`` attribute, with ``backend`` and
+    ``keras_version`` attributes; each layer has a group whose ``weight_names`` attribute lists
+    its datasets in the legacy order, trainable weights first, each stored at the variable's path.
+    """
     with h5py.File(path, "w") as handle:
-        legacy_h5_format.save_weights_to_hdf5_group(handle, model)
+        handle.attrs["layer_names"] = [layer.name.encode("utf8") for layer in model.layers]
+        handle.attrs["backend"] = keras.backend.backend().encode("utf8")
+        handle.attrs["keras_version"] = keras.__version__.encode("utf8")
+        for layer in sorted(model.layers, key=lambda layer: layer.name):
+            group = handle.create_group(layer.name)
+            weights = layer.trainable_weights + layer.non_trainable_weights
+            names = [weight.path.encode("utf8") for weight in weights]
+            group.attrs["weight_names"] = names
+            for name, weight in zip(names, weights):
+                group.create_dataset(name, data=keras.ops.convert_to_numpy(weight))
     return path

@@ -1,8 +1,8 @@
 """Auxiliary classifier heads of GoogLeNet and Inception v3."""
 
 import keras
-from keras.src.backend.config import standardize_data_format
 
+from keras_arches.layers._data_format import standardize_data_format
 from keras_arches.layers.stochastic_depth import check_rate
 
 

@@ -3,7 +3,8 @@
 import keras
 import numpy as np
 from keras import ops
-from keras.src.backend.config import standardize_data_format
+
+from keras_arches.layers._data_format import standardize_data_format
 
 # LeCun et al. 1998, Table I: the S2 feature maps (0-5) each C3 map (0-15) is connected to.
 LENET5_C3_TABLE = (

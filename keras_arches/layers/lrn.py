@@ -2,7 +2,8 @@
 
 import keras
 from keras import ops
-from keras.src.backend.config import standardize_data_format
+
+from keras_arches.layers._data_format import standardize_data_format
 
 
 def local_response_normalization(x, depth_radius=2, bias=1.0, alpha=1e-4, beta=0.75, axis=-1):

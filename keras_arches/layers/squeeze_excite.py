@@ -2,7 +2,8 @@
 
 import keras
 from keras import ops
-from keras.src.backend.config import standardize_data_format
+
+from keras_arches.layers._data_format import standardize_data_format
 
 
 @keras.saving.register_keras_serializable(package="keras_arches")
