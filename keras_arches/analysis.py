@@ -4,24 +4,30 @@ Two counting conventions, both with batch size 1 unless ``batch_size`` says othe
 
 - ``macs``: multiply-accumulates of the convolution (plain, grouped, depthwise, separable,
   transposed) and dense layers only, biases excluded. This is the convention of the MAC column of
-  ``REFERENCE_PARAMS.md``: for VGG16 at 224x224 it is the 15,346,630,656 of the 13 convolutions
-  plus the 123,633,664 of the three dense layers, 15,470,264,320 in all.
-- ``flops``: the lecture's convention, one multiply-add = one FLOP. It is ``macs`` plus the work
-  of the layers the lecture also counts: pooling (output elements x window area, e.g. AlexNet's
-  pool1 3x3/2 on 64x55x55 -> 64x27x27 = 419,904), global pooling (input elements), local response
-  normalization (output elements x window depth, the sum of squares), and element-wise merges
-  (``Add``, ``Multiply``, ``Average``, ...: (inputs - 1) x output elements). Batch normalization
-  (folded into the preceding convolution at inference), activations, dropout, padding, reshaping
+  ``docs/reference_counts.md``: for VGG16 at 224x224 it is the 15,346,630,656 of the 13
+  convolutions plus the 123,633,664 of the three dense layers, 15,470,264,320 in all.
+- ``flops``: one multiply-add = one FLOP, the convention of the worked figures in
+  ``docs/reference_counts.md``. It is ``macs`` plus the work of the layers they also count:
+  pooling (output elements x window area, e.g. AlexNet's pool1 3x3/2 on 64x55x55 -> 64x27x27 =
+  419,904), global pooling (input elements), local response normalization (output elements x
+  window depth, the sum of squares), and element-wise merges (``Add``, ``Multiply``,
+  ``Average``, ...: (inputs - 1) x output elements). Batch normalization (folded into the
+  preceding convolution at inference), activations, dropout, padding, reshaping
   and concatenation count 0.
+
+The layer calls are read from the model's functional graph through public Keras APIs
+(``get_config()``, ``operations``, ``compute_output_spec``); a composite layer's sub-layer calls
+are found by calling it on ``keras.Input``s.
 
 Activation memory is the output of each layer (the model's inputs included) in float32:
 elements x 4 bytes / 1024 = KB, times the batch size. Parameters follow ``model.count_params()``
 (batch-norm moving statistics included); a layer shared by several calls is counted once.
 """
 
-import contextlib
 import csv
 import dataclasses
+import importlib
+import inspect
 import json
 import math
 import os
@@ -227,25 +233,26 @@ def _own_extra_cost(layer, in_shapes, out_shape):
     return 0, 0
 
 
-def _sublayers(layer):
-    if isinstance(layer, keras.Model):  # expanded through its graph instead
-        return []
-    return list(layer._flatten_layers(include_self=False, recursive=False))
+def _has_sublayers(layer):
+    """Whether ``layer`` holds other layers in its attributes (a composite such as FireModule)."""
+    for value in vars(layer).values():
+        if isinstance(value, dict):
+            value = list(value.values())
+        items = value if isinstance(value, (list, tuple)) else (value,)
+        if any(isinstance(item, keras.layers.Layer) and item is not layer for item in items):
+            return True
+    return False
 
 
-def _graph(model):
-    """The functional graph of a Functional or built Sequential model, else None."""
+def _functional(model):
+    """``model`` as a functional graph: itself, a built Sequential's layers, else None."""
     if isinstance(model, keras.Sequential):
-        graph = getattr(model, "_functional", None)
-        if graph is None:
-            raise ValueError(
-                f"Sequential model {model.name!r} has no input shape yet: give it a keras.Input "
-                "(or build it) before profiling."
-            )
-        return graph
-    if hasattr(model, "_nodes_by_depth") and hasattr(model, "_operations"):
-        return model
-    return None
+        try:
+            inputs, outputs = model.inputs, model.outputs
+        except AttributeError:  # not built yet: no graph
+            return None
+        return keras.Model(inputs, outputs, name=model.name)
+    return model if isinstance(model, keras.Function) else None
 
 
 def _static(shape, where):
@@ -256,6 +263,130 @@ def _static(shape, where):
             "the batch. Build the model with a fixed input_shape, e.g. input_shape=(224, 224, 3)."
         )
     return tuple(int(d) for d in dims)
+
+
+# A functional model's ``get_config()`` lists every call of every layer ("inbound_nodes") with
+# its arguments; a tensor argument is serialized as {"class_name": "__keras_tensor__", "config":
+# {"shape": ..., "keras_history": [layer name, call index, output index]}}.
+_TENSOR = "__keras_tensor__"
+
+
+def _is_tensor(value):
+    return isinstance(value, dict) and value.get("class_name") == _TENSOR
+
+
+def _serialized_tensors(structure):
+    if _is_tensor(structure):
+        return [structure]
+    values = structure.values() if isinstance(structure, dict) else structure
+    if isinstance(structure, (dict, list, tuple)):
+        return [t for value in values for t in _serialized_tensors(value)]
+    return []
+
+
+def _rebuild(structure, tensor):
+    """Serialized call arguments with each tensor replaced by ``tensor(its keras_history)``."""
+    if _is_tensor(structure):
+        return tensor(tuple(structure["config"]["keras_history"]))
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_rebuild(value, tensor) for value in structure)
+    if isinstance(structure, dict):
+        if "class_name" in structure:  # another serialized object, e.g. a NumPy array
+            return keras.saving.deserialize_keras_object(structure)
+        return {key: _rebuild(value, tensor) for key, value in structure.items()}
+    return structure
+
+
+def _history_leaves(structure):
+    """The [name, call, output] triples of a config's "input_layers" or "output_layers", in the
+    order of ``model.inputs`` / ``model.outputs`` (dictionaries by sorted key)."""
+    if isinstance(structure, (list, tuple)) and len(structure) == 3 and isinstance(
+        structure[0], str
+    ):
+        return [tuple(structure)]
+    if isinstance(structure, dict):
+        structure = [structure[key] for key in sorted(structure)]
+    return [leaf for value in structure for leaf in _history_leaves(value)]
+
+
+def _tensors(structure):
+    return [t for t in keras.tree.flatten(structure) if isinstance(t, keras.KerasTensor)]
+
+
+def _calls(graph, inputs, config):
+    """Every call in the functional ``graph`` (``config`` is its ``get_config()``) as
+    (operation, (args, kwargs), outputs), ``inputs`` first as (input layer, None, [tensor]).
+
+    ``inputs`` are KerasTensors in the order of ``graph.inputs``; the other shapes are
+    propagated from them with each operation's ``compute_output_spec``, so a nested model is
+    costed at the shapes it is called with. The order is keras' own: by distance from the
+    outputs, farthest first, then by the order of ``graph.operations``.
+    """
+    operations = {op.name: op for op in graph.operations}
+    position, calls = {}, {}
+    for index, layer_config in enumerate(config["layers"]):
+        name = layer_config["name"]
+        if isinstance(operations[name], keras.layers.InputLayer):
+            position[(name, 0)], calls[(name, 0)] = index, None
+        for call_index, call in enumerate(layer_config["inbound_nodes"]):
+            position[(name, call_index)], calls[(name, call_index)] = index, call
+    sources = {key: [] for key in calls}
+    consumers = dict.fromkeys(calls, 0)
+    for key, call in calls.items():
+        for tensor in _serialized_tensors(call or []):
+            source = tuple(tensor["config"]["keras_history"][:2])
+            sources[key].append(source)
+            consumers[source] += 1
+    ready = [key for key, count in consumers.items() if count == 0]
+    depth = dict.fromkeys(ready, 0)
+    while ready:
+        key = ready.pop()
+        for source in sources[key]:
+            depth[source] = max(depth.get(source, 0), depth[key] + 1)
+            consumers[source] -= 1
+            if consumers[source] == 0:
+                ready.append(source)
+
+    tensors = dict(zip(_history_leaves(config["input_layers"]), inputs))
+    for key in sorted(calls, key=lambda key: (-depth[key], position[key], key[1])):
+        operation, call = operations[key[0]], calls[key]
+        if call is None:
+            yield operation, None, [tensors[(*key, 0)]]
+            continue
+        args = _rebuild(call["args"], tensors.__getitem__)
+        kwargs = _rebuild(call["kwargs"], tensors.__getitem__)
+        outputs = _tensors(operation.compute_output_spec(*args, **kwargs))
+        tensors.update({(*key, i): output for i, output in enumerate(outputs)})
+        yield operation, (args, kwargs), outputs
+
+
+def _trace(layer, arguments):
+    """One call of ``layer.call`` on fresh ``keras.Input``s shaped like ``arguments``, as a
+    functional model: its sub-layer calls (and ``keras.ops`` calls) become the model's nodes.
+    Returns the model, its config, and whether every output comes out of a sub-layer (else the
+    layer makes a tensor of its own)."""
+    inputs = []
+
+    def placeholder(value):
+        if not isinstance(value, keras.KerasTensor):
+            return value
+        name = f"{layer.name}_traced_input_{len(inputs)}"
+        inputs.append(keras.Input(batch_shape=value.shape, dtype=value.dtype, name=name))
+        return inputs[-1]
+
+    args, kwargs = keras.tree.map_structure(placeholder, arguments)
+    parameters = inspect.signature(layer.call).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        kwargs = {key: value for key, value in kwargs.items() if key in parameters}
+    traced = keras.Model(inputs, layer.call(*args, **kwargs), name=f"{layer.name}_traced")
+    config = traced.get_config()
+    operations = {op.name: op for op in traced.operations}
+    produced = all(
+        isinstance(operations[name], keras.layers.Layer)
+        and not isinstance(operations[name], keras.layers.InputLayer)
+        for name, _, _ in _history_leaves(config["output_layers"])
+    )
+    return traced, config, produced
 
 
 class _Counter:
@@ -276,46 +407,39 @@ class _Counter:
         self.rows.append(LayerProfile(name, layer_type, tuple(out_shape), kb, int(params),
                                       int(macs) * b, (int(macs) + int(flops_other)) * b))
 
-    # Functional graphs: walk the nodes from the inputs to the outputs.
-    def graph(self, graph, prefix, top):
-        order = {id(layer): i for i, layer in enumerate(graph._operations)}
-        for depth in sorted(graph._nodes_by_depth, reverse=True):
-            nodes = sorted(
-                graph._nodes_by_depth[depth], key=lambda n: order.get(id(n.operation), 0)
-            )
-            for node in nodes:
-                layer = node.operation
-                if node.is_input:
-                    if top:  # a nested model's inputs are its caller's tensors, counted there
-                        shape = _static(node.outputs[0].shape, f"input {layer.name!r}")
-                        self.add(prefix + layer.name, "InputLayer", shape, 0, 0, 0)
-                    continue
-                where = f"layer {layer.name!r}"
-                ins = [_static(t.shape, f"the input of {where}") for t in node.input_tensors]
-                outs = [_static(t.shape, f"the output of {where}") for t in node.outputs]
-                self.call(layer, prefix + layer.name, ins, outs)
+    def graph(self, graph, inputs, prefix, top):
+        """Counts every call of a functional graph fed with the KerasTensors ``inputs``."""
+        for layer, arguments, outputs in _calls(graph, inputs, graph.get_config()):
+            if arguments is not None:
+                self.call(layer, prefix + layer.name, arguments, outputs)
+            elif top:  # a nested model's inputs are its caller's tensors, counted there
+                shape = _static(outputs[0].shape, f"input {layer.name!r}")
+                self.add(prefix + layer.name, "InputLayer", shape, 0, 0, 0)
 
-    def call(self, layer, name, ins, outs):
-        nested = _graph(layer) if isinstance(layer, keras.Model) else None
+    def call(self, layer, name, arguments, outputs):
+        nested = _functional(layer) if isinstance(layer, keras.Model) else None
         if nested is not None:
-            inner = [_static(t.shape, repr(layer.name)) if None not in tuple(t.shape)[1:] else None
-                     for t in nested.inputs]
-            if inner == ins:
-                self.graph(nested, name + "/", top=False)
-                return
-        if nested is not None or _sublayers(layer):
-            self.composite(layer, name, ins, outs)
+            args, kwargs = arguments
+            self.graph(nested, _tensors(args) or _tensors(kwargs.get("inputs")), name + "/",
+                       top=False)
             return
+        where = f"layer {layer.name!r}"
+        ins = [_static(t.shape, f"the input of {where}") for t in _tensors(arguments)]
+        outs = [_static(t.shape, f"the output of {where}") for t in outputs]
+        if isinstance(layer, keras.Model) or _has_sublayers(layer):
+            self.composite(layer, name, arguments, ins, outs)
+            return
+        params = layer.count_params() if isinstance(layer, keras.layers.Layer) else 0
         macs, other = _leaf_cost(layer, ins, outs[0])
-        self.add(name, type(layer).__name__, outs[0], self.params_once(layer, layer.count_params()),
-                 macs, other)
+        self.add(name, type(layer).__name__, outs[0], self.params_once(layer, params), macs, other)
         for extra in outs[1:]:  # a layer with several outputs: the memory of each
             self.add(name, type(layer).__name__, extra, 0, 0, 0)
 
-    def composite(self, layer, name, ins, outs):
+    def composite(self, layer, name, arguments, ins, outs):
         """A layer with sub-layers: trace its call and count every sub-layer call."""
         try:
-            calls, produced = _trace(layer, ins)
+            traced, config, produced = _trace(layer, arguments)
+            calls = list(_calls(traced, traced.inputs, config))
         except Exception as error:  # an exotic call(): count the layer whole, and say so
             warnings.warn(f"profile(): could not trace {name!r} ({type(layer).__name__}): {error}; "
                           "its sub-layers' operations are not counted.", UserWarning, stacklevel=3)
@@ -324,68 +448,18 @@ class _Counter:
             return
         before = len(self.rows)
         sub_params = 0
-        for sub, sub_ins, sub_outs in calls:
+        for sub, sub_arguments, sub_outputs in calls:
+            # The traced inputs are the caller's; keras.ops outside sub-layers are not counted.
+            if sub_arguments is None or not isinstance(sub, keras.layers.Layer):
+                continue
             if id(sub) not in self.seen:
                 sub_params += sub.count_params()
-            self.call(sub, f"{name}/{sub.name}", sub_ins, sub_outs)
+            self.call(sub, f"{name}/{sub.name}", sub_arguments, sub_outputs)
         own_params = self.params_once(layer, max(layer.count_params() - sub_params, 0))
         macs, other = _own_extra_cost(layer, ins, outs[0])
         if own_params or macs or other or not produced or len(self.rows) == before:
             self.add(name, type(layer).__name__, outs[0], own_params, macs, other,
                      memory=not produced)
-
-
-_RECORDER = {"active": None, "depth": 0}
-
-
-@contextlib.contextmanager
-def _recording_layer_calls():
-    """Patches ``Layer.__call__`` so that a traced ``call`` reports its direct sub-layer calls."""
-    original = keras.layers.Layer.__call__
-    records = []
-
-    def recording_call(self, *args, **kwargs):
-        depth = _RECORDER["depth"]
-        _RECORDER["depth"] = depth + 1
-        try:
-            outputs = original(self, *args, **kwargs)
-        finally:
-            _RECORDER["depth"] = depth
-        if depth == 0:
-            records.append((self, (args, kwargs), outputs))
-        return outputs
-
-    keras.layers.Layer.__call__ = recording_call
-    try:
-        yield records
-    finally:
-        keras.layers.Layer.__call__ = original
-
-
-def _tensors(structure):
-    return [t for t in keras.tree.flatten(structure) if hasattr(t, "shape") and hasattr(t, "dtype")]
-
-
-def _trace(layer, ins):
-    """[(sub-layer, input shapes, output shapes)] of one symbolic call of ``layer``'s ``call``,
-    and whether its output is a sub-layer's output (else the layer makes a tensor of its own)."""
-    captured = {}
-
-    def call(inputs):
-        captured["out"] = layer.call(inputs)
-        return captured["out"]
-
-    specs = [keras.KerasTensor((1, *shape)) for shape in ins]
-    with _recording_layer_calls() as records:
-        keras.src.backend.compute_output_spec(call, specs[0] if len(specs) == 1 else specs)
-    calls, produced_ids = [], set()
-    for sub, arguments, outputs in records:
-        sub_ins = [_static(t.shape, repr(sub.name)) for t in _tensors(arguments)]
-        sub_outs = [_static(t.shape, repr(sub.name)) for t in _tensors(outputs)]
-        calls.append((sub, sub_ins, sub_outs))
-        produced_ids.update(id(t) for t in _tensors(outputs))
-    produced = all(id(t) in produced_ids for t in _tensors(captured.get("out")))
-    return calls, produced
 
 
 def profile(model, batch_size=1):
@@ -394,10 +468,12 @@ def profile(model, batch_size=1):
     ``model`` is a Functional or Sequential model with a fixed input size (a nested model is
     expanded into its layers, rows named ``"outer/inner"``; a composite custom layer such as
     ``FireModule`` is traced into its sub-layers; ``keras.ops`` arithmetic outside sub-layers is
-    not counted, except ``SqueezeExcite``'s mean and gating). ``batch_size`` multiplies the
-    activation memory, MACs and FLOPs (not the parameters). Conventions: see
-    :mod:`keras_arches.analysis`; ``Profile.macs`` is the ``REFERENCE_PARAMS.md`` MAC column,
-    ``Profile.flops`` the lecture's FLOPs. Returns a :class:`Profile`.
+    not counted, except ``SqueezeExcite``'s mean and gating). Tracing calls a composite layer's
+    ``call`` on ``keras.Input``s, which records those calls on its sub-layers as any functional
+    model does. ``batch_size`` multiplies the activation memory, MACs and FLOPs (not the
+    parameters). Conventions: see :mod:`keras_arches.analysis`; ``Profile.macs`` is the MAC
+    column of ``docs/reference_counts.md``, ``Profile.flops`` the FLOPs of its worked figures.
+    Returns a :class:`Profile`.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(
@@ -405,14 +481,19 @@ def profile(model, batch_size=1):
         )
     if not isinstance(model, keras.Model):
         raise ValueError(f"profile() expects a keras.Model. Received: {type(model).__name__}")
-    graph = _graph(model)
+    graph = _functional(model)
+    if graph is None and isinstance(model, keras.Sequential):
+        raise ValueError(
+            f"Sequential model {model.name!r} has no input shape yet: give it a keras.Input "
+            "(or build it) before profiling."
+        )
     if graph is None:
         raise ValueError(
             f"profile() needs a Functional or Sequential model; {model.name!r} is a subclassed "
             f"{type(model).__name__}. Wrap it: keras.Model(inputs, model(inputs))."
         )
     counter = _Counter(batch_size)
-    counter.graph(graph, "", top=True)
+    counter.graph(graph, graph.inputs, "", top=True)
     return Profile(model.name, counter.rows, batch_size)
 
 
@@ -421,11 +502,17 @@ def profile(model, batch_size=1):
 
 def _graphviz_missing():
     """Why ``keras.utils.plot_model`` cannot run here, or None when it can."""
-    from keras.src.utils import model_visualization
-
-    if not model_visualization.check_pydot():
+    for module in ("pydot", "pydot_ng", "pydotplus"):  # pydot and the forks keras accepts
+        try:
+            pydot = importlib.import_module(module)
+            break
+        except ImportError:
+            continue
+    else:
         return "pydot is not installed (pip install pydot)"
-    if not model_visualization.check_graphviz():
+    try:
+        pydot.Dot.create(pydot.Dot())  # draws an empty graph with graphviz' `dot`
+    except Exception:
         return "the graphviz `dot` program is not installed (e.g. apt-get install graphviz)"
     return None
 

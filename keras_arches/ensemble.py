@@ -7,9 +7,24 @@ from keras_arches.contract import strip_auxiliary
 _PROBABILITY_ACTIVATIONS = {"softmax", "sigmoid"}
 
 
+def _output_layer(model):
+    """The layer that makes ``model``'s first output, or None where it cannot be told."""
+    if isinstance(model, keras.Sequential):
+        return model.layers[-1] if model.layers else None
+    target = model.outputs[0]
+    for operation in reversed(model.operations):
+        try:  # the tensors of the operation's first call
+            outputs = keras.tree.flatten(operation.output)
+        except (AttributeError, ValueError):
+            continue
+        if any(output is target for output in outputs):
+            return operation
+    return None
+
+
 def _output_activation(model):
     """The final activation's name when the output layer says it, else None (unknown)."""
-    layer = model.outputs[0]._keras_history.operation
+    layer = _output_layer(model)
     if isinstance(layer, keras.layers.Softmax):
         return "softmax"
     activation = getattr(layer, "activation", None)

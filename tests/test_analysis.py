@@ -474,3 +474,48 @@ def test_composite_layer_with_several_inputs():
     # The sum is the layer's own tensor: its memory is counted on the layer's row.
     assert p["ws"].memory_kb == 36 * 4 * 4 / 1024
     assert p.params == model.count_params()
+
+
+def test_nested_model_of_free_size_is_costed_at_the_size_it_is_called_with():
+    inner = _model((None, None, 3), lambda x: L.Conv2D(4, 3, name="conv")(x))
+    model = _model((8, 8, 3), lambda x: L.GlobalAveragePooling2D(name="gap")(inner(x)))
+    p = keras_arches.profile(model)
+    assert p[f"{inner.name}/conv"].output_shape == (6, 6, 4)
+    assert p[f"{inner.name}/conv"].macs == 6 * 6 * 4 * 27
+    assert p["gap"].flops == 6 * 6 * 4
+    assert p.params == model.count_params()
+
+
+def test_profiling_twice_gives_the_same_table():
+    """Tracing a composite layer records calls on its sub-layers; a second profile is the same."""
+    model = _model((9, 9, 8), lambda x: SqueezeExcite(2, name="se")(FireModule(4, 8, 8)(x)))
+    first = keras_arches.profile(model)
+    assert keras_arches.profile(model).rows == first.rows
+    assert first["se/fc2"].macs == 2 * 16
+
+
+@keras.saving.register_keras_serializable(package="keras_arches_tests")
+class _Opaque(L.Layer):
+    """A composite layer whose call() needs concrete values: it cannot be traced symbolically."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.dense = L.Dense(units, name="dense")
+
+    def build(self, input_shape):
+        self.dense.build(input_shape)
+
+    def call(self, inputs):
+        return self.dense(keras.ops.convert_to_tensor(keras.ops.convert_to_numpy(inputs)))
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+
+def test_untraceable_composite_is_counted_whole_with_a_warning():
+    model = _model((6,), lambda x: _Opaque(3, name="opaque")(x))
+    with pytest.warns(UserWarning, match="could not trace 'opaque'"):
+        p = keras_arches.profile(model)
+    assert (p["opaque"].params, p["opaque"].macs, p["opaque"].output_shape) == (21, 0, (3,))
+    assert [r.name for r in p.rows] == ["input_layer", "opaque"]
