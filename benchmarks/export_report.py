@@ -38,7 +38,8 @@ def build(name, size, weights):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+", help="registry names or MODEL.keras files")
-    parser.add_argument("--size", type=int, default=None, help="input size (default: the model's default)")
+    parser.add_argument("--size", type=int, default=None,
+                        help="input size (default: the model's default)")
     parser.add_argument("--weights", default=None, help="weights= for the builder (default None)")
     parser.add_argument("--formats", default=",".join(FORMATS))
     parser.add_argument("--representative", default=None, help=".npy of calibration/check inputs")
@@ -52,9 +53,10 @@ def main(argv=None):
         keras.backend.clear_session()
         model = build(name, args.size, args.weights)
         shape = tuple(model.inputs[0].shape[1:])
-        calibration = (
-            np.load(args.representative) if args.representative else synthetic_images(shape, 100, seed=1)
-        )
+        if args.representative:
+            calibration = np.load(args.representative)
+        else:
+            calibration = synthetic_images(shape, 100, seed=1)
         directory = os.path.join(args.output, os.path.basename(name).removesuffix(".keras"))
         print(f"\n== {name}: {model.count_params():,} params, input {shape}")
         report = export_all(

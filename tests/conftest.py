@@ -4,6 +4,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# On a GPU the tests and the processes they start share its memory: each grows its own
+# instead of reserving all of it (TensorFlow's default).
+os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 
 import h5py  # noqa: E402
 import keras  # noqa: E402

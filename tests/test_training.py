@@ -16,13 +16,16 @@ from keras_arches import recipes, training
 LENET = dict(options={"variant": "modern"}, input_shape=(28, 28, 1))
 TINY = dict(epochs=2, steps_per_epoch=3, batch_size=16, test_steps=1, verbose=0)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GPUS = tf.config.list_logical_devices("GPU")
+needs_gpu = pytest.mark.skipif(not GPUS, reason="a GPU-only path; this machine has no GPU")
+# With conftest's TF_FORCE_GPU_ALLOW_GROWTH: processes started here share a GPU.
+CHILD_ENV = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
 
 
 def _python(script, *args, check=True):
-    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
     process = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(script), *map(str, args)],
-        capture_output=True, text=True, env=env, timeout=600,
+        capture_output=True, text=True, env=CHILD_ENV, timeout=600,
     )
     if check and process.returncode:
         raise AssertionError(f"exit {process.returncode}:\n{process.stderr[-3000:]}")
@@ -33,11 +36,16 @@ def test_precision_and_xla_are_resolved_explicitly():
     default = tf.distribute.get_strategy()
     assert training.resolve_precision(False, default) == "float32"
     assert training.resolve_precision("mixed_float16", default) == "mixed_float16"
-    # This machine has no GPU: asked for mixed precision, a CPU gets bfloat16.
-    assert not tf.config.list_logical_devices("GPU")
-    assert training.resolve_precision(True, default) == "mixed_bfloat16"
-    assert training.resolve_jit_compile("auto", default) == (False, "auto: no GPU")
     assert training.resolve_jit_compile(True, default) == (True, "as requested")
+    assert training.resolve_jit_compile(False, default) == (False, "as requested")
+    # "auto" follows the devices: float16 (with loss scaling) and XLA on a GPU, bfloat16 and
+    # no XLA on a CPU; the default strategy is one replica.
+    if GPUS:
+        assert training.resolve_precision(True, default) == "mixed_float16"
+        assert training.resolve_jit_compile("auto", default) == (True, "auto: one GPU")
+    else:
+        assert training.resolve_precision(True, default) == "mixed_bfloat16"
+        assert training.resolve_jit_compile("auto", default) == (False, "auto: no GPU")
     with pytest.raises(ValueError, match="`mixed_precision` must be"):
         training.resolve_precision("float16", default)
     with pytest.raises(ValueError, match="`jit_compile` must be"):
@@ -63,6 +71,16 @@ def test_mixed_float16_scales_the_loss_keeps_a_float32_head_and_restores_the_pol
     with pytest.raises(ValueError, match="exclude each other"):
         training.train("lenet5", jit_compile=True, deterministic=True, run_dir=str(tmp_path),
                        **LENET, **TINY)
+
+
+@needs_gpu
+def test_auto_precision_and_xla_on_a_gpu(tmp_path):
+    result = training.train("lenet5", mixed_precision="auto", jit_compile="auto",
+                            run_dir=str(tmp_path), **LENET, **TINY)
+    assert result.config["precision"] == "mixed_float16"
+    assert result.config["jit_compile"] and result.config["jit_compile_reason"] == "auto: one GPU"
+    assert isinstance(result.model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert all(np.isfinite(result.history["loss"]))
 
 
 def test_the_policy_is_restored_when_training_fails(tmp_path):
@@ -130,12 +148,10 @@ np.savez(out, initial_epoch=result.initial_epoch,
 
 @pytest.mark.slow
 def test_a_run_killed_mid_epoch_resumes_to_the_same_weights(tmp_path):
-    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
-
     def start(name, kill_at):
         command = [sys.executable, "-c", _RESUME, str(tmp_path / name), str(kill_at),
                    str(tmp_path / f"{name}.npz")]
-        return subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(command, env=CHILD_ENV, stderr=subprocess.PIPE, text=True)
 
     # Both at once on two cores; the second is killed at step 7, in the middle of epoch 2.
     straight, killed = start("straight", 0), start("killed", 7)
@@ -150,7 +166,7 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_weights(tmp_path):
     assert int(a["iterations"]) == int(b["iterations"]) == 15
     weights = [k for k in a.files if k.startswith("arr_")]
     assert len(weights) == 8
-    for key in weights:  # deterministic CPU ops: bit-identical, no tolerance
+    for key in weights:  # TF's deterministic ops (CPU or GPU): bit-identical, no tolerance
         np.testing.assert_array_equal(a[key], b[key])
     rows = (tmp_path / "killed" / "history.csv").read_text().strip().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2"]
@@ -158,9 +174,11 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_weights(tmp_path):
 
 @pytest.mark.slow
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    # Without GPUs "mirrored" mirrors over the logical CPUs: hide any GPU.
     script = """
     import json, sys
     import tensorflow as tf
+    tf.config.set_visible_devices([], "GPU")
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from keras_arches import training
@@ -175,6 +193,16 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert out["config"]["strategy"] == "MirroredStrategy" and out["config"]["replicas"] == 2
     assert out["mirrored"] == "MirroredVariable"
     assert np.isfinite(out["loss"]).all() and 0 <= out["accuracy"] <= 1
+
+
+@needs_gpu
+@pytest.mark.slow
+def test_mirrored_strategy_over_the_gpus(tmp_path):
+    result = training.train("lenet5", strategy="mirrored", run_dir=str(tmp_path),
+                            **LENET, **dict(TINY, epochs=1))
+    assert result.config["strategy"] == "MirroredStrategy"
+    assert result.config["replicas"] == len(GPUS)
+    assert np.isfinite(result.history["loss"]).all()
 
 
 # -- bad checkpoints ----------------------------------------------------------------------

@@ -1,11 +1,10 @@
 """The model that is exported: a checked single-input model, auxiliary heads off, float32."""
 
-import contextlib
-
 import keras
 import numpy as np
 
 from keras_arches.contract import strip_auxiliary
+from keras_arches.training import dtype_policy
 
 _MIXED_POLICIES = ("mixed_float16", "mixed_bfloat16", "float16", "bfloat16")
 
@@ -67,7 +66,7 @@ def float32_copy(model):
     if not _is_mixed(model):
         return model
     config = _float32_policies(keras.saving.serialize_keras_object(model))
-    with _global_policy("float32"):
+    with dtype_policy("float32"):
         copy = keras.saving.deserialize_keras_object(config, safe_mode=True)
     copy.set_weights([
         w.astype("float32") if np.issubdtype(w.dtype, np.floating) else w
@@ -102,14 +101,3 @@ def _float32_policies(config):
     if isinstance(config, str) and config in _MIXED_POLICIES:
         return "float32"
     return config
-
-
-@contextlib.contextmanager
-def _global_policy(name):
-    """Keras' global dtype policy set to ``name`` for the block, restored after."""
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(name)
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
