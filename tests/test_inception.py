@@ -28,11 +28,8 @@ def _hw_c(model, layer):
 
 
 def _bn_channels(model):
-    return sum(
-        layer.weights[0].shape[0]
-        for layer in model._flatten_layers()
-        if isinstance(layer, keras.layers.BatchNormalization)
-    )
+    """Channels normalized by batch norm, the auxiliary head's included: one moving mean each."""
+    return sum(v.shape[0] for v in model.non_trainable_variables if v.name == "moving_mean")
 
 
 # ------------------------------------------------------------------ Inception v2 (Table 1)
