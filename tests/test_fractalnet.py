@@ -174,7 +174,7 @@ def test_layout_follows_the_fractal_rule(columns):
 
 def test_paper_defaults_counts_and_block_options():
     model = FractalNet(weights=None)
-    assert model.count_params() == 33_745_226  # REFERENCE_PARAMS.md (authors' generator)
+    assert model.count_params() == 33_745_226  # docs/reference_counts.md (the authors' generator)
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     assert trainable == 33_724_618
     assert model.get_layer("block5_col1_1_relu").output.shape[1:3] == (2, 2)
