@@ -1,4 +1,5 @@
-"""keras_arches.profile against the lecture's figures, REFERENCE_PARAMS.md and TF's profiler."""
+"""keras_arches.profile against docs/reference_counts.md (its worked figures and its counts)
+and TF's profiler."""
 
 import csv
 import json
@@ -26,7 +27,7 @@ def _model(shape, build):
     return keras.Model(x, build(x))
 
 
-# ---------------------------------------------------------------- SPEC.md section 4 (lecture)
+# ------------------------------------------ worked figures (docs/reference_counts.md)
 
 
 def _alexnet_stem(x):
@@ -49,7 +50,7 @@ def test_alexnet_conv1_and_pool1():
 
 
 def test_alexnet_conv1_channels_first(channels_first):
-    """The lecture writes 3x227x227: the same figures with channels-first tensors."""
+    """The worked figure is for 3x227x227: the same figures with channels-first tensors."""
     p = keras_arches.profile(_model((3, 227, 227), _alexnet_stem))
     assert p["conv1"].output_shape == (64, 56, 56)
     assert (p["conv1"].memory_kb, p["conv1"].flops) == (784, 72_855_552)
@@ -82,7 +83,7 @@ def test_naive_inception_module():
 
     p = keras_arches.profile(_model((28, 28, 256), naive))
     assert p["concat"].output_shape == (28, 28, 672)
-    # The lecture's "854M ops" are the three convolutions; the pool adds 28x28x256 x 9.
+    # The worked figure's 854M are the three convolutions; the pool adds 28x28x256 x 9.
     assert round(p.macs / 1e6) == 854
     assert p.flops - p.macs == 28 * 28 * 256 * 9
 
@@ -284,14 +285,15 @@ def test_agrees_with_tensorflow_profiler():
     [("ResNet50", 3_857_973_248), ("Xception", 8_357_403_496), ("InceptionV3", 5_713_216_096)],
 )
 def test_keras_applications_macs(builder, reference_macs):
-    """REFERENCE_PARAMS.md's MAC column measured on keras.applications itself."""
+    """docs/reference_counts.md's MAC column measured on keras.applications itself."""
     model = getattr(keras.applications, builder)(weights=None)
     p = keras_arches.profile(model)
     assert p.macs == reference_macs
     assert p.params == model.count_params()
 
 
-# REFERENCE_PARAMS.md rows -> (registry name, builder options, input shape, count_params(), MACs).
+# docs/reference_counts.md rows -> (registry name, builder options, input shape, count_params(),
+# MACs).
 # MACs are measured on the inference model (auxiliary heads stripped).
 REFERENCE_ROWS = {
     "VGG16": ("vgg16", {}, (224, 224, 3), 138_357_544, 15_470_264_320),
@@ -404,7 +406,7 @@ def test_profile_registered_fills_the_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(registry, "get_model", small)
     cache = tmp_path / "profiles.json"
     first = analysis.profile_registered(["vgg16"], cache=cache)
-    assert first["vgg16"]["params"] == 14_714_688  # REFERENCE_PARAMS.md no-top count
+    assert first["vgg16"]["params"] == 14_714_688  # docs/reference_counts.md no-top count
     assert json.loads(cache.read_text())["vgg16@224"] == first["vgg16"]
 
 

@@ -41,7 +41,7 @@ def test_densenet161_is_torchvisions():
 def test_densenet_bc_100_12_is_the_papers():
     """Huang et al. 2017 DenseNet-BC (L=100, k=12): 0.8M parameters, 342 features at 8x8."""
     model = DenseNetBC(weights=None)
-    assert model.count_params() == 793_150  # REFERENCE_PARAMS.md
+    assert model.count_params() == 793_150  # docs/reference_counts.md
     assert trainable_count(model) == 769_162
     body = DenseNetBC(weights=None, include_top=False, input_shape=(32, 32, 3))
     assert body.count_params() == 789_720

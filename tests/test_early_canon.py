@@ -1,6 +1,6 @@
 """The early canon against the papers: LeNet-5, AlexNet, ZFNet, NiN, GoogLeNet, SqueezeNet.
 
-Counts and multiply-adds are REFERENCE_PARAMS.md's; stage shapes are the papers' tables and
+Counts and multiply-adds are docs/reference_counts.md's; stage shapes are the papers' tables and
 figures (torchvision's for SqueezeNet). Full-size builds of the 60M-parameter nets are `slow`.
 """
 
@@ -16,7 +16,7 @@ from keras_arches.models.googlenet import inception_module
 
 
 def macs(model):
-    """Multiply-adds of the conv and dense layers (REFERENCE_PARAMS' convention), batch 1."""
+    """Multiply-adds of the conv and dense layers (docs/reference_counts.md's convention), batch 1."""
     total = 0
 
     def conv(layer, cin, out_shape):
@@ -63,7 +63,7 @@ def test_lenet5_partial_c3_is_the_papers_table():
     per_layer = {name: model.get_layer(name).count_params() for name in ("c1", "c3", "c5", "f6")}
     # "C1 ... 156 trainable parameters", "C3 has 1,516", "C5 ... 48,120", "F6 ... 10,164".
     assert per_layer == {"c1": 156, "c3": 1_516, "c5": 48_120, "f6": 10_164}
-    # REFERENCE_PARAMS' 60,000 is the paper's count: S2/S4 have a coefficient and a bias per map
+    # The 60,000 of docs/reference_counts.md is the paper's count: S2/S4 have a coefficient and a bias per map
     # (12 + 32) and the RBF output layer is fixed; here they are plain pooling and a Dense layer.
     assert model.count_params() - model.get_layer("predictions").count_params() + 12 + 32 == 60_000
     kernel = np.asarray(model.get_layer("c3").dense_kernel())
@@ -152,7 +152,7 @@ def test_alexnet_full_counts():
     assert macs(model) == 724_406_816
     assert model.get_layer("drop6").rate == 0.5
     keras.backend.clear_session()
-    # REFERENCE_PARAMS' one-tower row; the count holds at 227 (pool5 is 6x6 either way).
+    # docs/reference_counts.md's one-tower row; the count holds at 227 (pool5 is 6x6 either way).
     assert keras_arches.AlexNet(groups=1).count_params() == 62_378_344
 
 

@@ -133,14 +133,22 @@ def _convs(model):
     return [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
 
 
+def _read_layers(call):
+    """Names of the layers whose outputs a serialized layer call (``get_config()``) reads."""
+    if isinstance(call, dict) and call.get("class_name") == "__keras_tensor__":
+        return [call["config"]["keras_history"][0]]
+    values = call.values() if isinstance(call, dict) else call
+    return [name for value in values for name in _read_layers(value)] if isinstance(
+        call, (dict, list, tuple)) else []
+
+
 def _longest_conv_path(model):
     """Number of conv layers on the longest input-to-output path."""
     depth = {}
-    for layer in model.layers:  # functional layers come in topological order
-        parents = [t._keras_history.operation for n in layer._inbound_nodes
-                   for t in n.input_tensors]
-        depth[layer.name] = max((depth[p.name] for p in parents), default=0) + isinstance(
-            layer, keras.layers.Conv2D)
+    for layer in model.get_config()["layers"]:  # functional layers come in topological order
+        parents = [name for call in layer["inbound_nodes"] for name in _read_layers(call)]
+        depth[layer["name"]] = max((depth[p] for p in parents), default=0) + (
+            layer["class_name"] == "Conv2D")
     return max(depth.values())
 
 
@@ -159,13 +167,14 @@ def test_layout_follows_the_fractal_rule(columns):
     assert model.count_params() == expected
     joins = [layer for layer in model.layers if isinstance(layer, FractalJoin)]
     first_block = joins[: len(joins) // 5]
-    per_block = [len(layer._inbound_nodes[0].arguments.args[0]) for layer in first_block]
+    calls = {layer["name"]: layer["inbound_nodes"] for layer in model.get_config()["layers"]}
+    per_block = [len(calls[layer.name][0]["args"][0]) for layer in first_block]  # the branches
     assert per_block == {1: [], 2: [2], 3: [2, 3], 4: [2, 3, 2, 4]}[columns]
 
 
 def test_paper_defaults_counts_and_block_options():
     model = FractalNet(weights=None)
-    assert model.count_params() == 33_745_226  # REFERENCE_PARAMS.md (authors' generator)
+    assert model.count_params() == 33_745_226  # docs/reference_counts.md (the authors' generator)
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     assert trainable == 33_724_618
     assert model.get_layer("block5_col1_1_relu").output.shape[1:3] == (2, 2)

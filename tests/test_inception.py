@@ -1,7 +1,7 @@
 """Inception v2/v3/v4, Inception-ResNet v2 and Xception beyond the contract and twin suites.
 
 Outside truths: Table 1 of Szegedy et al. 2016 ("Rethinking") for v2's stage shapes, timm's
-``inception_v4`` counts (REFERENCE_PARAMS.md), torchvision's documented 27,161,264 parameters of
+``inception_v4`` counts (docs/reference_counts.md), torchvision's documented 27,161,264 parameters of
 ``inception_v3`` with its auxiliary head, and keras.applications' InceptionV3 for the weights.
 """
 
@@ -28,11 +28,8 @@ def _hw_c(model, layer):
 
 
 def _bn_channels(model):
-    return sum(
-        layer.weights[0].shape[0]
-        for layer in model._flatten_layers()
-        if isinstance(layer, keras.layers.BatchNormalization)
-    )
+    """Channels normalized by batch norm, the auxiliary head's included: one moving mean each."""
+    return sum(v.shape[0] for v in model.non_trainable_variables if v.name == "moving_mean")
 
 
 # ------------------------------------------------------------------ Inception v2 (Table 1)

@@ -1,6 +1,6 @@
 """The residual family against its references.
 
-Counts are REFERENCE_PARAMS.md's (trainable and no-top columns; the full counts and MACs are
+Counts are docs/reference_counts.md's (trainable and no-top columns; the full counts and MACs are
 tests/test_analysis.py's); layouts are keras.applications', torchvision's and timm's as their
 sources build them; WRN counts are Zagoruyko & Komodakis' Table 4; stochastic depth is Huang et
 al.'s rule. Builds of the >60M-parameter nets are `slow`.
@@ -18,7 +18,7 @@ from keras_arches.layers import CeilPooling2D, SqueezeExcite, StochasticDepth
 from keras_arches.models import resnet
 from keras_arches.registry import model_info
 
-# registry name -> (trainable, no-top count_params()) from REFERENCE_PARAMS.md.
+# registry name -> (trainable, no-top count_params()) from docs/reference_counts.md.
 REFERENCE = {
     "resnet50": (25_583_592, 23_587_712),
     "resnet101": (44_601_832, 42_658_176),
