@@ -75,7 +75,9 @@ def main(argv=None):
                 f"{r['latency_ms']:8.1f} {r['infer_ips']:10.1f} {r['train_ips']:11.1f}")
         if args.compare_jit:
             x = row["xla"]
-            line += f"  x{x['infer_ips'] / r['infer_ips']:.2f} / x{x['train_ips'] / r['train_ips']:.2f}"
+            line += (
+                f"  x{x['infer_ips'] / r['infer_ips']:.2f} / x{x['train_ips'] / r['train_ips']:.2f}"
+            )
         print(line, flush=True)
     if args.json:
         with open(args.json, "w") as handle:

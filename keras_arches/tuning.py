@@ -40,7 +40,8 @@ def _check_choices(name, values, kind=(int, float)):
     values = tuple(values)
     if not values or any(isinstance(v, bool) or not isinstance(v, kind) or v <= 0 for v in values):
         raise ValueError(
-            f"`{name}` must be a non-empty sequence of positive numbers. Received: {name}={values!r}"
+            f"`{name}` must be a non-empty sequence of positive numbers. "
+            f"Received: {name}={values!r}"
         )
     return values
 

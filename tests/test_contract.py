@@ -111,7 +111,9 @@ def test_logits_and_input_tensor(name):
 @pytest.mark.parametrize("name", _params(MODELS))
 def test_channels_first_matches_channels_last(name):
     info = model_info(name)
-    last = info.builder(weights=None, include_top=False, pooling="avg", input_shape=small_shape(info))
+    last = info.builder(
+        weights=None, include_top=False, pooling="avg", input_shape=small_shape(info)
+    )
     x = random_images(small_shape(info))
     expected = outputs_of(last, x)[0]
     weights = last.get_weights()
@@ -132,20 +134,47 @@ def _misuse_cases(info):
         ("pooling_with_top", dict(pooling="avg", input_shape=shape), "pooling"),
         ("stray_classes", dict(include_top=False, classes=default_classes(info) + 1), "classes"),
         ("zero_classes", dict(classes=0, input_shape=shape), "classes"),
-        ("bad_activation", dict(classifier_activation="nonsense", input_shape=shape), "classifier_activation"),
-        ("too_small", dict(include_top=False, input_shape=(small, small, info.channels)), f"at least {info.min_size}x{info.min_size}"),
+        (
+            "bad_activation",
+            dict(classifier_activation="nonsense", input_shape=shape),
+            "classifier_activation",
+        ),
+        (
+            "too_small",
+            dict(include_top=False, input_shape=(small, small, info.channels)),
+            f"at least {info.min_size}x{info.min_size}",
+        ),
         ("rank", dict(include_top=False, input_shape=shape[:2]), "three"),
         ("dynamic_with_top", dict(input_shape=(None, None, info.channels)), "static"),
-        ("contradiction", dict(include_top=False, input_tensor=keras.Input(shape), input_shape=(shape[0] + 1, shape[1] + 1, shape[2])), "contradicts"),
+        (
+            "contradiction",
+            dict(
+                include_top=False,
+                input_tensor=keras.Input(shape),
+                input_shape=(shape[0] + 1, shape[1] + 1, shape[2]),
+            ),
+            "contradicts",
+        ),
         ("missing_file", dict(weights="no/such/file.weights.h5"), "no such file"),
         ("include_top_type", dict(include_top="yes"), "include_top"),
     ]
     if "imagenet" in info.weights:
         # (classes other than 1000 with "imagenet" is transfer learning: tests/test_hub.py.)
-        cases.append(("imagenet_shape", dict(weights="imagenet", input_shape=(info.default_size + 1, info.default_size + 1, 3)), "input_shape"))
+        cases.append(
+            (
+                "imagenet_shape",
+                dict(
+                    weights="imagenet",
+                    input_shape=(info.default_size + 1, info.default_size + 1, 3),
+                ),
+                "input_shape",
+            )
+        )
     elif "imagenet" not in info.tags:
         cases.append(("no_imagenet", dict(weights="imagenet"), "No ImageNet checkpoint"))
-    cases.append(("unknown_tag", dict(weights="no_such_tag"), "no such file, and not a checkpoint"))
+    cases.append(
+        ("unknown_tag", dict(weights="no_such_tag"), "no such file, and not a checkpoint")
+    )
     return cases
 
 

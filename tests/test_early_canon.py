@@ -16,11 +16,15 @@ from keras_arches.models.googlenet import inception_module
 
 
 def macs(model):
-    """Multiply-adds of the conv and dense layers (docs/reference_counts.md's convention), batch 1."""
+    """Multiply-adds of the conv and dense layers, batch 1 (docs/reference_counts.md's MACs)."""
     total = 0
 
     def conv(layer, cin, out_shape):
-        h, w, cout = out_shape[1:] if layer.data_format == "channels_last" else (*out_shape[2:], out_shape[1])
+        h, w, cout = (
+            out_shape[1:]
+            if layer.data_format == "channels_last"
+            else (*out_shape[2:], out_shape[1])
+        )
         k = np.prod(layer.kernel_size)
         return h * w * cout * k * cin // layer.groups
 
@@ -35,7 +39,8 @@ def macs(model):
         elif isinstance(layer, FireModule):
             h, w = layer.output.shape[1:3]
             cin = layer.squeeze_conv.kernel.shape[2]
-            total += h * w * (cin * layer.squeeze + layer.squeeze * layer.expand1x1 + 9 * layer.squeeze * layer.expand3x3)
+            s = layer.squeeze
+            total += h * w * (cin * s + s * layer.expand1x1 + 9 * s * layer.expand3x3)
     return int(total)
 
 
@@ -63,8 +68,9 @@ def test_lenet5_partial_c3_is_the_papers_table():
     per_layer = {name: model.get_layer(name).count_params() for name in ("c1", "c3", "c5", "f6")}
     # "C1 ... 156 trainable parameters", "C3 has 1,516", "C5 ... 48,120", "F6 ... 10,164".
     assert per_layer == {"c1": 156, "c3": 1_516, "c5": 48_120, "f6": 10_164}
-    # The 60,000 of docs/reference_counts.md is the paper's count: S2/S4 have a coefficient and a bias per map
-    # (12 + 32) and the RBF output layer is fixed; here they are plain pooling and a Dense layer.
+    # The 60,000 of docs/reference_counts.md is the paper's count: S2/S4 have a coefficient and a
+    # bias per map (12 + 32) and the RBF output layer is fixed; here they are plain pooling and a
+    # Dense layer.
     assert model.count_params() - model.get_layer("predictions").count_params() + 12 + 32 == 60_000
     kernel = np.asarray(model.get_layer("c3").dense_kernel())
     connected = np.abs(kernel).sum(axis=(0, 1)) > 0  # (S2 map, C3 map)
@@ -134,9 +140,16 @@ def test_alexnet_stages_and_towers():
                 "conv5": (13, 13, 256), "pool5": (6, 6, 256)}
     assert {name: shape_of(model, name) for name in expected} == expected
     # "kernels of size 11x11x3 ... 5x5x48 ... 3x3x256 ... 3x3x192 ... 3x3x192" (two towers).
-    kernels = {name: tuple(model.get_layer(name).kernel.shape) for name in expected if "conv" in name}
-    assert kernels == {"conv1": (11, 11, 3, 96), "conv2": (5, 5, 48, 256), "conv3": (3, 3, 256, 384),
-                       "conv4": (3, 3, 192, 384), "conv5": (3, 3, 192, 256)}
+    kernels = {
+        name: tuple(model.get_layer(name).kernel.shape) for name in expected if "conv" in name
+    }
+    assert kernels == {
+        "conv1": (11, 11, 3, 96),
+        "conv2": (5, 5, 48, 256),
+        "conv3": (3, 3, 256, 384),
+        "conv4": (3, 3, 192, 384),
+        "conv5": (3, 3, 192, 256),
+    }
     lrn = model.get_layer("norm1")
     assert (lrn.depth_radius, lrn.bias, lrn.alpha, lrn.beta) == (2, 2.0, 1e-4, 0.75)
     one_tower = keras_arches.AlexNet(include_top=False, input_shape=(227, 227, 3), groups=1)
@@ -165,7 +178,9 @@ def test_zfnet_figure3_stages():
                 "conv5": (13, 13, 256), "pool5": (6, 6, 256)}
     assert {name: shape_of(model, name) for name in expected} == expected
     assert model.get_layer("conv1").strides == (2, 2)
-    wide = keras_arches.ZFNet(include_top=False, input_shape=(224, 224, 3), conv3_5_filters=(512, 1024, 512))
+    wide = keras_arches.ZFNet(
+        include_top=False, input_shape=(224, 224, 3), conv3_5_filters=(512, 1024, 512)
+    )
     assert [shape_of(wide, f"conv{i}")[-1] for i in (3, 4, 5)] == [512, 1024, 512]
     with pytest.raises(ValueError, match="conv3_5_filters"):
         keras_arches.ZFNet(conv3_5_filters=(512, 1024))
@@ -232,7 +247,10 @@ def test_googlenet_table1():
     model = keras_arches.GoogLeNet()
     assert model.count_params() == 6_998_552
     assert macs(model) == 1_582_671_872
-    assert keras_arches.GoogLeNet(include_top=False, input_shape=(224, 224, 3)).count_params() == 5_973_552
+    assert (
+        keras_arches.GoogLeNet(include_top=False, input_shape=(224, 224, 3)).count_params()
+        == 5_973_552
+    )
     table1 = {
         "conv1_7x7": (112, 112, 64), "pool1": (56, 56, 64), "conv2_3x3": (56, 56, 192),
         "pool2": (28, 28, 192), "inception_3a_concat": (28, 28, 256),
@@ -261,8 +279,11 @@ def test_googlenet_aux_heads_count_and_placement():
 def test_googlenet_aux_training_and_strip():
     size = keras_arches.model_info("googlenet").min_size  # the aux heads build at the minimum
     model = keras_arches.GoogLeNet(aux_classifiers=True, input_shape=(size, size, 3), classes=5)
-    model.compile(optimizer=keras.optimizers.SGD(0.01), loss=["sparse_categorical_crossentropy"] * 3,
-                  loss_weights=[1.0, 0.3, 0.3])
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.01),
+        loss=["sparse_categorical_crossentropy"] * 3,
+        loss_weights=[1.0, 0.3, 0.3],
+    )
     x = random_images((size, size, 3), batch=4) / 255.0
     y = np.array([0, 1, 2, 3])
     before = model.get_layer("aux1").get_weights()[0].copy()
@@ -324,7 +345,10 @@ def test_ceil_pooling_matches_caffe(mode, size, tmp_path):
     assert layer.compute_output_shape(x.shape) == expected.shape
     first = CeilPooling2D(3, 2, mode=mode, data_format="channels_first")
     np.testing.assert_allclose(
-        first(np.transpose(x, (0, 3, 1, 2))), np.transpose(expected, (0, 3, 1, 2)), rtol=1e-6, atol=1e-6
+        first(np.transpose(x, (0, 3, 1, 2))),
+        np.transpose(expected, (0, 3, 1, 2)),
+        rtol=1e-6,
+        atol=1e-6,
     )
     inputs = keras.Input((size, size, 3))
     model = keras.Model(inputs, layer(inputs))

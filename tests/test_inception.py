@@ -1,8 +1,9 @@
 """Inception v2/v3/v4, Inception-ResNet v2 and Xception beyond the contract and twin suites.
 
 Outside truths: Table 1 of Szegedy et al. 2016 ("Rethinking") for v2's stage shapes, timm's
-``inception_v4`` counts (docs/reference_counts.md), torchvision's documented 27,161,264 parameters of
-``inception_v3`` with its auxiliary head, and keras.applications' InceptionV3 for the weights.
+``inception_v4`` counts (docs/reference_counts.md), torchvision's documented 27,161,264
+parameters of ``inception_v3`` with its auxiliary head, and keras.applications' InceptionV3 for
+the weights.
 """
 
 import keras

@@ -50,13 +50,22 @@ def mixed_float16():
 
 
 LAYER_FACTORIES = {
-    "lrn": lambda: LocalResponseNormalization(depth_radius=3, bias=2.0, alpha=2e-4, beta=0.5, name="lrn"),
+    "lrn": lambda: LocalResponseNormalization(
+        depth_radius=3, bias=2.0, alpha=2e-4, beta=0.5, name="lrn"
+    ),
     "drop_path": lambda: StochasticDepth(0.2, seed=7, name="dp"),
     "fire": lambda: FireModule(4, 8, 6, name="fire"),
     "se": lambda: SqueezeExcite(reduced_channels=3, ratio=0.5, name="se"),
     "aux": lambda: AuxiliaryClassifier(
-        10, filters=8, conv2_filters=12, conv2_kernel=3, hidden_units=None, dropout_rate=0.0,
-        batch_norm=True, classifier_activation=None, name="aux",
+        10,
+        filters=8,
+        conv2_filters=12,
+        conv2_kernel=3,
+        hidden_units=None,
+        dropout_rate=0.0,
+        batch_norm=True,
+        classifier_activation=None,
+        name="aux",
     ),
 }
 
@@ -93,14 +102,20 @@ def test_lrn_portable_path_on_other_axes_and_ranks():
     layer = LocalResponseNormalization(2, 1.5, 0.1, 0.75)
     np.testing.assert_allclose(np.asarray(layer(x)), expected, rtol=1e-6, atol=1e-6)
     moved = local_response_normalization(np.moveaxis(x, -1, 1), 2, 1.5, 0.1, 0.75, axis=1)
-    np.testing.assert_allclose(np.moveaxis(np.asarray(moved), 1, -1), expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        np.moveaxis(np.asarray(moved), 1, -1), expected, rtol=1e-6, atol=1e-6
+    )
 
 
 def test_lrn_channels_first_is_transposed_channels_last():
     x = random(2, 3, 4, 8)
     last = LocalResponseNormalization(2, 2.0, 0.3, 0.75, data_format="channels_last")(x)
-    first = LocalResponseNormalization(2, 2.0, 0.3, 0.75, data_format="channels_first")(to_channels_first(x))
-    np.testing.assert_allclose(np.asarray(first), to_channels_first(np.asarray(last)), rtol=1e-6, atol=1e-6)
+    first = LocalResponseNormalization(2, 2.0, 0.3, 0.75, data_format="channels_first")(
+        to_channels_first(x)
+    )
+    np.testing.assert_allclose(
+        np.asarray(first), to_channels_first(np.asarray(last)), rtol=1e-6, atol=1e-6
+    )
 
 
 def test_lrn_computes_in_float32_under_mixed_precision(mixed_float16):
@@ -122,9 +137,15 @@ def test_lrn_under_xla_equals_eager():
 def test_lrn_exports_to_tflite_builtin_op():
     inputs = keras.Input((4, 4, 6), batch_size=1)
     model = keras.Model(inputs, LocalResponseNormalization(bias=2.0, alpha=0.1)(inputs))
-    function = tf.function(lambda x: model(x)).get_concrete_function(tf.TensorSpec((1, 4, 4, 6), tf.float32))
-    interpreter = tf.lite.Interpreter(model_content=tf.lite.TFLiteConverter.from_concrete_functions([function]).convert())
-    assert [op["op_name"] for op in interpreter._get_ops_details()] == ["LOCAL_RESPONSE_NORMALIZATION"]
+    function = tf.function(lambda x: model(x)).get_concrete_function(
+        tf.TensorSpec((1, 4, 4, 6), tf.float32)
+    )
+    interpreter = tf.lite.Interpreter(
+        model_content=tf.lite.TFLiteConverter.from_concrete_functions([function]).convert()
+    )
+    assert [op["op_name"] for op in interpreter._get_ops_details()] == [
+        "LOCAL_RESPONSE_NORMALIZATION"
+    ]
     interpreter.allocate_tensors()
     x = random(1, 4, 4, 6)
     interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
@@ -140,8 +161,15 @@ def test_lrn_save_load(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"depth_radius": -1}, {"depth_radius": 2.0}, {"bias": 0}, {"alpha": -1e-4}, {"beta": 0},
-               {"data_format": "NHWC"}]
+    "kwargs",
+    [
+        {"depth_radius": -1},
+        {"depth_radius": 2.0},
+        {"bias": 0},
+        {"alpha": -1e-4},
+        {"beta": 0},
+        {"data_format": "NHWC"},
+    ],
 )
 def test_lrn_rejects_bad_arguments(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
@@ -225,7 +253,11 @@ def test_fire_equals_functional_graph_with_copied_weights():
     e3 = keras.layers.Conv2D(5, 3, padding="same", activation="relu")
     s = squeeze(inputs)
     reference = keras.Model(inputs, keras.layers.Concatenate()([e1(s), e3(s)]))
-    for ref_layer, layer in ((squeeze, fire.squeeze_conv), (e1, fire.expand1x1_conv), (e3, fire.expand3x3_conv)):
+    for ref_layer, layer in (
+        (squeeze, fire.squeeze_conv),
+        (e1, fire.expand1x1_conv),
+        (e3, fire.expand3x3_conv),
+    ):
         ref_layer.set_weights(layer.get_weights())
     np.testing.assert_allclose(fire_out, np.asarray(reference(x)), rtol=1e-5, atol=1e-6)
     assert np.any(fire_out[..., :4] > 0) and np.any(fire_out[..., 4:] > 0)
@@ -287,7 +319,9 @@ def test_se_channels_first():
     expected = np.asarray(last(x))
     first.build((None, 8, 3, 3))
     first.set_weights(last.get_weights())
-    np.testing.assert_allclose(np.asarray(first(to_channels_first(x))), to_channels_first(expected), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(first(to_channels_first(x))), to_channels_first(expected), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_se_save_load(tmp_path):
@@ -303,7 +337,9 @@ def test_se_rejects_bad_arguments(kwargs):
 
 # --- AuxiliaryClassifier --------------------------------------------------------------------
 
-INCEPTION_V3_AUX = dict(batch_norm=True, conv2_filters=768, conv2_kernel=5, hidden_units=None, dropout_rate=0)
+INCEPTION_V3_AUX = dict(
+    batch_norm=True, conv2_filters=768, conv2_kernel=5, hidden_units=None, dropout_rate=0
+)
 
 
 def test_googlenet_aux_head_shape_and_parameters():
@@ -311,7 +347,11 @@ def test_googlenet_aux_head_shape_and_parameters():
     outputs = head(random(2, 14, 14, 512))  # GoogLeNet's 4a output -> 4x4x128 after pool + conv
     assert tuple(outputs.shape) == (2, 1000)
     np.testing.assert_allclose(np.asarray(outputs).sum(axis=1), 1.0, rtol=1e-5)
-    assert head.count_params() == 512 * 128 + 128 + 2048 * 1024 + 1024 + 1024 * 1000 + 1000 == 3_188_840
+    assert (
+        head.count_params()
+        == 512 * 128 + 128 + 2048 * 1024 + 1024 + 1024 * 1000 + 1000
+        == 3_188_840
+    )
 
 
 def test_inception_v3_aux_head_shape_and_parameters():
@@ -325,14 +365,20 @@ def test_inception_v3_aux_head_shape_and_parameters():
 
 
 def test_aux_dropout_only_in_training():
-    head = AuxiliaryClassifier(5, filters=4, hidden_units=16, dropout_rate=0.5, classifier_activation=None)
+    head = AuxiliaryClassifier(
+        5, filters=4, hidden_units=16, dropout_rate=0.5, classifier_activation=None
+    )
     x = random(3, 8, 8, 6)
     inference = np.asarray(head(x))
     np.testing.assert_array_equal(np.asarray(head(x, training=False)), inference)
     assert not np.allclose(np.asarray(head(x, training=True)), inference)
-    no_dropout = AuxiliaryClassifier(5, filters=4, hidden_units=16, dropout_rate=0.0, classifier_activation=None)
+    no_dropout = AuxiliaryClassifier(
+        5, filters=4, hidden_units=16, dropout_rate=0.0, classifier_activation=None
+    )
     assert no_dropout.dropout is None
-    np.testing.assert_array_equal(np.asarray(no_dropout(x, training=True)), np.asarray(no_dropout(x)))
+    np.testing.assert_array_equal(
+        np.asarray(no_dropout(x, training=True)), np.asarray(no_dropout(x))
+    )
 
 
 def test_aux_classifier_float32_under_mixed_precision(mixed_float16):
@@ -351,14 +397,23 @@ def test_aux_mixed_precision_save_load(mixed_float16, tmp_path):
 
 
 def test_aux_channels_first_matches_channels_last():
-    kwargs = dict(filters=4, conv2_filters=6, conv2_kernel=2, hidden_units=8, dropout_rate=0.0, batch_norm=True)
+    kwargs = dict(
+        filters=4,
+        conv2_filters=6,
+        conv2_kernel=2,
+        hidden_units=8,
+        dropout_rate=0.0,
+        batch_norm=True,
+    )
     x = random(2, 11, 11, 3)
     last = AuxiliaryClassifier(7, **kwargs)
     first = AuxiliaryClassifier(7, data_format="channels_first", **kwargs)
     expected = np.asarray(last(x))
     first.build((None, 3, 11, 11))
     first.set_weights(last.get_weights())
-    np.testing.assert_allclose(np.asarray(first(to_channels_first(x))), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(first(to_channels_first(x))), expected, rtol=1e-5, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("batch_norm", [False, True])
@@ -367,14 +422,23 @@ def test_aux_save_load(tmp_path, batch_norm):
         4, filters=3, conv2_filters=5 if batch_norm else None, conv2_kernel=2, hidden_units=6,
         dropout_rate=0.3, batch_norm=batch_norm,
     )
-    before, after = save_load_roundtrip(head, (11, 11, 2), tmp_path, training_inputs=random(8, 11, 11, 2))
+    before, after = save_load_roundtrip(
+        head, (11, 11, 2), tmp_path, training_inputs=random(8, 11, 11, 2)
+    )
     np.testing.assert_array_equal(before, after)
 
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"classes": 0}, {"pool_size": 0}, {"hidden_units": -3}, {"conv2_filters": 0}, {"dropout_rate": 1.0},
-     {"batch_norm": 1}, {"classifier_activation": "no_such_activation"}],
+    [
+        {"classes": 0},
+        {"pool_size": 0},
+        {"hidden_units": -3},
+        {"conv2_filters": 0},
+        {"dropout_rate": 1.0},
+        {"batch_norm": 1},
+        {"classifier_activation": "no_such_activation"},
+    ],
 )
 def test_aux_rejects_bad_arguments(kwargs):
     kwargs = {"classes": 10, **kwargs}
@@ -386,5 +450,7 @@ def test_aux_minimum_input_size():
     with pytest.raises(ValueError, match="at least 17"):  # 5 + (5 - 1) * 3
         AuxiliaryClassifier(10, **INCEPTION_V3_AUX).build((None, 16, 17, 32))
     with pytest.raises(ValueError, match="at least 5"):
-        AuxiliaryClassifier(10, filters=2, hidden_units=None, data_format="channels_first").build((None, 3, 4, 9))
+        AuxiliaryClassifier(10, filters=2, hidden_units=None, data_format="channels_first").build(
+            (None, 3, 4, 9)
+        )
     AuxiliaryClassifier(10, filters=2, hidden_units=None).build((None, 5, 5, 3))

@@ -11,7 +11,9 @@ def test_list_and_get():
     assert len(names) == len(set(names))
     assert keras_arches.list_models(family="vgg") == ["vgg16", "vgg19"]
     assert "vgg16" in keras_arches.list_models(weights="imagenet")
-    model = keras_arches.get_model("VGG16", weights=None, include_top=False, input_shape=(32, 32, 3))
+    model = keras_arches.get_model(
+        "VGG16", weights=None, include_top=False, input_shape=(32, 32, 3)
+    )
     assert model.name == "vgg16"
     info = keras_arches.model_info("vgg19")
     assert info.builder is keras_arches.VGG19 and info.twin == "keras.applications.VGG19"
@@ -42,7 +44,8 @@ def test_strip_auxiliary_shares_weights():
     aux = keras.layers.Dense(3, name="aux1")(hidden)
     trained = keras.Model(inputs, [main, aux])
     inference = keras_arches.strip_auxiliary(trained)
-    assert len(inference.outputs) == 1 and inference.get_layer("hidden") is trained.get_layer("hidden")
+    assert len(inference.outputs) == 1
+    assert inference.get_layer("hidden") is trained.get_layer("hidden")
     x = np.ones((2, 8), "float32")
     np.testing.assert_array_equal(inference(x), trained(x)[0])
     assert keras_arches.strip_auxiliary(inference) is inference

@@ -59,7 +59,9 @@ def test_wrong_model_file_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "content", [b"not a weights file", b"\x89HDF\r\n\x1a\n" + b"\0" * 64], ids=["garbage", "truncated"]
+    "content",
+    [b"not a weights file", b"\x89HDF\r\n\x1a\n" + b"\0" * 64],
+    ids=["garbage", "truncated"],
 )
 def test_corrupt_file_is_a_value_error(tmp_path, content):
     path = tmp_path / "corrupt.h5"

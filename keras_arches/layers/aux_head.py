@@ -57,7 +57,9 @@ class AuxiliaryClassifier(keras.layers.Layer):
         _check_positive_int("hidden_units", hidden_units, allow_none=True)
         check_rate("dropout_rate", dropout_rate)
         if not isinstance(batch_norm, bool):
-            raise ValueError(f"`batch_norm` must be True or False. Received: batch_norm={batch_norm!r}")
+            raise ValueError(
+                f"`batch_norm` must be True or False. Received: batch_norm={batch_norm!r}"
+            )
         keras.activations.get(classifier_activation)  # fails early on an unknown activation
         super().__init__(**kwargs)
         self.classes = classes
@@ -77,21 +79,34 @@ class AuxiliaryClassifier(keras.layers.Layer):
         conv = dict(use_bias=not batch_norm, data_format=self.data_format, dtype=policy)
         bn = dict(axis=channel_axis, epsilon=1e-3, scale=False, dtype=policy)
         self.pool = keras.layers.AveragePooling2D(
-            pool_size, strides=pool_strides, padding="valid", data_format=self.data_format, name="pool", dtype=policy
+            pool_size,
+            strides=pool_strides,
+            padding="valid",
+            data_format=self.data_format,
+            name="pool",
+            dtype=policy,
         )
         self.conv = keras.layers.Conv2D(filters, 1, name="conv", **conv)
         self.bn = keras.layers.BatchNormalization(name="bn", **bn) if batch_norm else None
         self.conv2 = self.bn2 = None
         if conv2_filters is not None:
-            self.conv2 = keras.layers.Conv2D(conv2_filters, conv2_kernel, padding="valid", name="conv2", **conv)
+            self.conv2 = keras.layers.Conv2D(
+                conv2_filters, conv2_kernel, padding="valid", name="conv2", **conv
+            )
             self.bn2 = keras.layers.BatchNormalization(name="bn2", **bn) if batch_norm else None
         self.relu = keras.layers.ReLU(name="relu", dtype=policy)
         # Flatten in channels_last order whatever the data format, so weights are portable.
-        self.flatten = keras.layers.Flatten(data_format=self.data_format, name="flatten", dtype=policy)
+        self.flatten = keras.layers.Flatten(
+            data_format=self.data_format, name="flatten", dtype=policy
+        )
         self.fc = None
         if hidden_units is not None:
             self.fc = keras.layers.Dense(hidden_units, activation="relu", name="fc", dtype=policy)
-        self.dropout = keras.layers.Dropout(self.dropout_rate, name="dropout", dtype=policy) if self.dropout_rate else None
+        self.dropout = (
+            keras.layers.Dropout(self.dropout_rate, name="dropout", dtype=policy)
+            if self.dropout_rate
+            else None
+        )
         # keras.applications returns float16 softmax under mixed precision; keep the head float32.
         classifier_dtype = "float32" if policy.name.startswith("mixed") else policy
         self.classifier = keras.layers.Dense(
@@ -108,9 +123,9 @@ class AuxiliaryClassifier(keras.layers.Layer):
         spatial = input_shape[1:3] if self.data_format == "channels_last" else input_shape[2:4]
         if any(size is not None and size < min_size for size in spatial):
             raise ValueError(
-                f"AuxiliaryClassifier: input_shape={tuple(input_shape)} is too small; with pool_size="
-                f"{self.pool_size}, pool_strides={self.pool_strides} and conv2_kernel={self.conv2_kernel} "
-                f"the spatial size must be at least {min_size}."
+                f"AuxiliaryClassifier: input_shape={tuple(input_shape)} is too small; with "
+                f"pool_size={self.pool_size}, pool_strides={self.pool_strides} and "
+                f"conv2_kernel={self.conv2_kernel} the spatial size must be at least {min_size}."
             )
         shape = self.pool.compute_output_shape(input_shape)
         for conv, bn in self._stages():

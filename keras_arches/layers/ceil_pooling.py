@@ -51,7 +51,9 @@ class CeilPooling2D(keras.layers.Layer):
             # makes full-integer TFLite models fail in XNNPACK ("failed to prepare").
             return self._pool(self._pad(inputs, ops.min(inputs)))
         # The mean over real elements only: padded sum / number of real elements.
-        ones = ops.ones_like(inputs[..., :1] if self.data_format == "channels_last" else inputs[:, :1])
+        ones = ops.ones_like(
+            inputs[..., :1] if self.data_format == "channels_last" else inputs[:, :1]
+        )
         return self._pool(self._pad(inputs, 0.0)) / self._pool(self._pad(ones, 0.0))
 
     def compute_output_shape(self, input_shape):

@@ -35,13 +35,17 @@ class ConnectionTableConv2D(keras.layers.Layer):
                 "`connections` must be a sequence of sequences of input-map indices. "
                 f"Received: connections={connections!r}"
             ) from error
-        if not connections or any(not maps or min(maps) < 0 or len(set(maps)) != len(maps) for maps in connections):
+        if not connections or any(
+            not maps or min(maps) < 0 or len(set(maps)) != len(maps) for maps in connections
+        ):
             raise ValueError(
                 "Each output map must list distinct, non-negative input-map indices. "
                 f"Received: connections={connections!r}"
             )
         if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1:
-            raise ValueError(f"`kernel_size` must be a positive integer. Received: kernel_size={kernel_size!r}")
+            raise ValueError(
+                f"`kernel_size` must be a positive integer. Received: kernel_size={kernel_size!r}"
+            )
         super().__init__(**kwargs)
         self.connections = connections
         self.kernel_size = kernel_size
@@ -54,16 +58,19 @@ class ConnectionTableConv2D(keras.layers.Layer):
         needed = 1 + max(max(maps) for maps in self.connections)
         if channels is None or channels < needed:
             raise ValueError(
-                f"ConnectionTableConv2D: the connections use input maps up to {needed - 1}, but the "
-                f"input has {channels} channels (input_shape={tuple(input_shape)})."
+                f"ConnectionTableConv2D: the connections use input maps up to {needed - 1}, but "
+                f"the input has {channels} channels (input_shape={tuple(input_shape)})."
             )
         total = sum(len(maps) for maps in self.connections)
         k = self.kernel_size
         self.kernel = self.add_weight(
             name="kernel", shape=(k, k, total), initializer="glorot_uniform"
         )
-        self.bias = self.add_weight(name="bias", shape=(len(self.connections),), initializer="zeros")
-        # index[c, j]: position in `kernel` of connection (input c -> output j), or `total` (a zero).
+        self.bias = self.add_weight(
+            name="bias", shape=(len(self.connections),), initializer="zeros"
+        )
+        # index[c, j]: position in `kernel` of connection (input c -> output j), or `total` (a
+        # zero).
         index = np.full((channels, len(self.connections)), total, dtype="int32")
         position = 0
         for j, maps in enumerate(self.connections):
@@ -76,7 +83,9 @@ class ConnectionTableConv2D(keras.layers.Layer):
     def dense_kernel(self):
         """The full ``(k, k, in, out)`` kernel, zero where the table has no connection."""
         k = self.kernel_size
-        padded = ops.concatenate([self.kernel, ops.zeros((k, k, 1), dtype=self.kernel.dtype)], axis=-1)
+        padded = ops.concatenate(
+            [self.kernel, ops.zeros((k, k, 1), dtype=self.kernel.dtype)], axis=-1
+        )
         return ops.reshape(ops.take(padded, self._index, axis=-1), self._dense_shape)
 
     def call(self, inputs):
@@ -91,7 +100,8 @@ class ConnectionTableConv2D(keras.layers.Layer):
             return None if n is None else n - self.kernel_size + 1
 
         if self.data_format == "channels_last":
-            return (input_shape[0], size(input_shape[1]), size(input_shape[2]), len(self.connections))
+            height, width = size(input_shape[1]), size(input_shape[2])
+            return (input_shape[0], height, width, len(self.connections))
         return (input_shape[0], len(self.connections), size(input_shape[2]), size(input_shape[3]))
 
     def get_config(self):

@@ -18,7 +18,11 @@ class FireModule(keras.layers.Layer):
     """
 
     def __init__(self, squeeze, expand1x1, expand3x3, data_format=None, **kwargs):
-        for arg, value in (("squeeze", squeeze), ("expand1x1", expand1x1), ("expand3x3", expand3x3)):
+        for arg, value in (
+            ("squeeze", squeeze),
+            ("expand1x1", expand1x1),
+            ("expand3x3", expand3x3),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"`{arg}` must be a positive integer. Received: {arg}={value!r}")
         super().__init__(**kwargs)
@@ -30,8 +34,12 @@ class FireModule(keras.layers.Layer):
         conv = dict(activation="relu", data_format=self.data_format, dtype=self.dtype_policy)
         self.squeeze_conv = keras.layers.Conv2D(squeeze, 1, name="squeeze", **conv)
         self.expand1x1_conv = keras.layers.Conv2D(expand1x1, 1, name="expand1x1", **conv)
-        self.expand3x3_conv = keras.layers.Conv2D(expand3x3, 3, padding="same", name="expand3x3", **conv)
-        self.concat = keras.layers.Concatenate(axis=self.channel_axis, name="concat", dtype=self.dtype_policy)
+        self.expand3x3_conv = keras.layers.Conv2D(
+            expand3x3, 3, padding="same", name="expand3x3", **conv
+        )
+        self.concat = keras.layers.Concatenate(
+            axis=self.channel_axis, name="concat", dtype=self.dtype_policy
+        )
 
     def build(self, input_shape):
         self.squeeze_conv.build(input_shape)

@@ -70,7 +70,11 @@ class LocalResponseNormalization(keras.layers.Layer):
             import tensorflow as tf
 
             return tf.nn.local_response_normalization(
-                inputs, depth_radius=self.depth_radius, bias=self.bias, alpha=self.alpha, beta=self.beta
+                inputs,
+                depth_radius=self.depth_radius,
+                bias=self.bias,
+                alpha=self.alpha,
+                beta=self.beta,
             )
         return local_response_normalization(
             inputs, self.depth_radius, self.bias, self.alpha, self.beta, axis=self.channel_axis

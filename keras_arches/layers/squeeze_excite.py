@@ -19,7 +19,9 @@ class SqueezeExcite(keras.layers.Layer):
 
     def __init__(self, reduced_channels=None, ratio=1 / 16, data_format=None, **kwargs):
         if reduced_channels is not None and (
-            isinstance(reduced_channels, bool) or not isinstance(reduced_channels, int) or reduced_channels < 1
+            isinstance(reduced_channels, bool)
+            or not isinstance(reduced_channels, int)
+            or reduced_channels < 1
         ):
             raise ValueError(
                 "`reduced_channels` must be a positive integer or None. "
@@ -39,10 +41,15 @@ class SqueezeExcite(keras.layers.Layer):
 
     def build(self, input_shape):
         if len(input_shape) != 4:
-            raise ValueError(f"SqueezeExcite expects a 4-D input. Received: input_shape={input_shape}")
+            raise ValueError(
+                f"SqueezeExcite expects a 4-D input. Received: input_shape={input_shape}"
+            )
         channels = input_shape[self.channel_axis]
         if channels is None:
-            raise ValueError(f"SqueezeExcite needs a known channel dimension. Received: input_shape={input_shape}")
+            raise ValueError(
+                "SqueezeExcite needs a known channel dimension. "
+                f"Received: input_shape={input_shape}"
+            )
         reduced = self.reduced_channels or max(1, int(channels * self.ratio))
         conv = dict(kernel_size=1, data_format=self.data_format, dtype=self.dtype_policy)
         self.fc1 = keras.layers.Conv2D(reduced, activation="relu", name="fc1", **conv)

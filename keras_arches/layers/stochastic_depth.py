@@ -17,7 +17,9 @@ def drop_path_rates(num_blocks, drop_path_rate):
     exactly `drop_path_rate` (the input, l=0, would get 0). Returns a list of `num_blocks` floats.
     """
     if isinstance(num_blocks, bool) or not isinstance(num_blocks, int) or num_blocks < 1:
-        raise ValueError(f"`num_blocks` must be a positive integer. Received: num_blocks={num_blocks!r}")
+        raise ValueError(
+            f"`num_blocks` must be a positive integer. Received: num_blocks={num_blocks!r}"
+        )
     check_rate("drop_path_rate", drop_path_rate)
     return [drop_path_rate * block / num_blocks for block in range(1, num_blocks + 1)]
 
