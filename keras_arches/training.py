@@ -437,9 +437,10 @@ def train(
             if input_shape is None:
                 input_shape = tuple(net.input_shape[1:])
             num_outputs = len(net.outputs)
+            preprocessing = preprocessing or data_lib.preprocessing_for(net)  # the card's
             data = data_lib.datasets(
                 dataset, image_size=input_shape[:2], channels=input_shape[-1],
-                batch_size=batch_size, preprocessing=preprocessing or data_lib.preprocessing_for(net),
+                batch_size=batch_size, preprocessing=preprocessing,
                 augment=_augment(recipe, augment, source), seed=seed,
                 epochs=epochs, start_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
                 data_dir=data_dir,
