@@ -6,9 +6,11 @@ package imports this module first; it acts only in a process started as the comm
 Programs that import the library keep TensorFlow's logging as they set it.
 
 It sets ``TF_CPP_MIN_LOG_LEVEL=2`` (unless set), which hides TensorFlow's C++ INFO and WARNING
-lines. TensorFlow 2.21 writes some lines while it loads, through absl before absl logging is
-initialised, and does not apply the variable to them (the oneDNN, CUDA-driver and absl
-notices): those are filtered out of stderr while TensorFlow is imported, by the same level.
+lines. TensorFlow 2.21 writes its start-up lines through absl before absl logging is initialised
+and does not apply the variable to them: the oneDNN notice, "Could not find cuda drivers" as it
+loads, "failed call to cuInit" when it first looks for GPUs on a machine without a driver. So
+TensorFlow is imported and looks for GPUs here, with these log records filtered out of stderr;
+anything else written meanwhile (a Python warning, a traceback) is kept.
 """
 
 import os
@@ -22,8 +24,7 @@ _MODULES = ("keras_arches", "keras_arches.cli")
 # before absl is initialised), thread id, file:line].
 _RECORD = re.compile(r"([IWEF])\d{4} \d+:\d+:\d+\.\d+ +\d+ [^\]]+\] ")
 _ABSL_NOTICE = "WARNING: All log messages before absl::InitializeLog() is called"
-# TF_CPP_MIN_LOG_LEVEL n hides the first n severities.
-_SEVERITIES = "IWEF"
+_HIDDEN = "IWE"  # fatal records stay
 
 
 def started_as_command(argv=None, orig_argv=None):
@@ -45,11 +46,10 @@ def started_as_command(argv=None, orig_argv=None):
 
 
 def quiet_tensorflow():
-    """Sets TF_CPP_MIN_LOG_LEVEL=2 unless set, and imports TensorFlow with its load-time lines
-    below that level removed from stderr."""
-    level = os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    hidden = _SEVERITIES[: int(level)] if level.isdigit() else ""
-    if not hidden or "tensorflow" in sys.modules:
+    """Sets TF_CPP_MIN_LOG_LEVEL=2 unless set; imports TensorFlow and lists the GPUs with the
+    log records they write removed from stderr."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules:
         return
     sys.stderr.flush()
     try:
@@ -59,22 +59,23 @@ def quiet_tensorflow():
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
-            import tensorflow  # noqa: F401
+            import tensorflow as tf
+
+            # Only the physical devices: the runtime is not started and stays configurable.
+            tf.config.list_physical_devices("GPU")
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
             captured.seek(0)
             lines = captured.read().decode(errors="replace").splitlines(keepends=True)
-            sys.stderr.write("".join(line for line in lines if not _hidden(line, hidden)))
+            sys.stderr.write("".join(line for line in lines if not _hidden(line)))
             sys.stderr.flush()
 
 
-def _hidden(line, severities):
-    if line.startswith(_ABSL_NOTICE):
-        return "W" in severities
+def _hidden(line):
     record = _RECORD.match(line)
-    return bool(record) and record.group(1) in severities
+    return line.startswith(_ABSL_NOTICE) or (bool(record) and record.group(1) in _HIDDEN)
 
 
 if started_as_command() and "--verbose" not in sys.argv[1:]:
