@@ -12,8 +12,8 @@ import pytest
 from conftest import random_images, write_legacy_h5
 
 import keras_arches
+from keras_arches.models.common import conv_bn
 from keras_arches.models.inception import (
-    conv_bn,
     inception_a,
     inception_b,
     inception_c,

@@ -4,6 +4,7 @@ from keras import layers
 
 from keras_arches.contract import Contract, check_rate
 from keras_arches.layers import CeilPooling2D, LocalResponseNormalization
+from keras_arches.models.common import data_format_for
 from keras_arches.registry import register
 
 _ALEXNET_PAPER = (
@@ -16,15 +17,11 @@ _ZFNET_PAPER = (
 )
 
 
-def _lrn(c, name):
+def _lrn(data_format, name):
     # The paper's k=2, n=5, alpha=1e-4, beta=0.75 (TensorFlow's alpha is not divided by n).
     return LocalResponseNormalization(
-        depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75, data_format=_data_format(c), name=name
+        depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75, data_format=data_format, name=name
     )
-
-
-def _data_format(c):
-    return "channels_last" if c.channel_axis == -1 else "channels_first"
 
 
 def _fc_top(c, x, dropout_rate):
@@ -36,7 +33,6 @@ def _fc_top(c, x, dropout_rate):
             if dropout_rate:
                 x = layers.Dropout(dropout_rate, name=f"drop{i}")(x)
     return c.model(c.head(x, global_pool=False))
-
 
 
 @register(
@@ -72,17 +68,21 @@ def AlexNet(
     ``include_top=False`` gives the 6x6x256 pool5 maps. Returns a Keras ``Model``.
     """
     if groups not in (1, 2):
-        raise ValueError(f"`groups` must be 1 (one tower) or 2 (the paper's two towers). Received: groups={groups!r}")
+        raise ValueError(
+            "`groups` must be 1 (one tower) or 2 (the paper's two towers). "
+            f"Received: groups={groups!r}"
+        )
     check_rate("dropout_rate", dropout_rate)
     c = Contract(
         AlexNet.info, include_top, weights, input_tensor, input_shape, pooling,
         classes, classifier_activation, name,
     )
+    data_format = data_format_for(c.channel_axis)
     x = layers.Conv2D(96, 11, strides=4, activation="relu", name="conv1")(c.image)
-    x = _lrn(c, "norm1")(x)
+    x = _lrn(data_format, "norm1")(x)
     x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
     x = layers.Conv2D(256, 5, padding="same", groups=groups, activation="relu", name="conv2")(x)
-    x = _lrn(c, "norm2")(x)
+    x = _lrn(data_format, "norm2")(x)
     x = layers.MaxPooling2D(3, strides=2, name="pool2")(x)
     x = layers.Conv2D(384, 3, padding="same", activation="relu", name="conv3")(x)
     x = layers.Conv2D(384, 3, padding="same", groups=groups, activation="relu", name="conv4")(x)
@@ -124,7 +124,9 @@ def ZFNet(
     the 6x6 pool5 maps. Returns a Keras ``Model``.
     """
     filters = tuple(conv3_5_filters) if isinstance(conv3_5_filters, (list, tuple)) else ()
-    if len(filters) != 3 or not all(isinstance(f, int) and not isinstance(f, bool) and f > 0 for f in filters):
+    if len(filters) != 3 or not all(
+        isinstance(f, int) and not isinstance(f, bool) and f > 0 for f in filters
+    ):
         raise ValueError(
             "`conv3_5_filters` must be three positive integers (conv3, conv4, conv5). "
             f"Received: conv3_5_filters={conv3_5_filters!r}"
@@ -134,14 +136,15 @@ def ZFNet(
         ZFNet.info, include_top, weights, input_tensor, input_shape, pooling,
         classes, classifier_activation, name,
     )
+    data_format = data_format_for(c.channel_axis)
     x = layers.ZeroPadding2D(1, name="conv1_pad")(c.image)
     x = layers.Conv2D(96, 7, strides=2, activation="relu", name="conv1")(x)
     # Fig. 3's 110 -> 55 and 26 -> 13 need pooling that rounds up (Caffe's).
-    x = CeilPooling2D(3, 2, data_format=_data_format(c), name="pool1")(x)
-    x = _lrn(c, "norm1")(x)
+    x = CeilPooling2D(3, 2, data_format=data_format, name="pool1")(x)
+    x = _lrn(data_format, "norm1")(x)
     x = layers.Conv2D(256, 5, strides=2, activation="relu", name="conv2")(x)
-    x = CeilPooling2D(3, 2, data_format=_data_format(c), name="pool2")(x)
-    x = _lrn(c, "norm2")(x)
+    x = CeilPooling2D(3, 2, data_format=data_format, name="pool2")(x)
+    x = _lrn(data_format, "norm2")(x)
     for i, f in enumerate(filters, 3):
         x = layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv{i}")(x)
     x = layers.MaxPooling2D(3, strides=2, name="pool5")(x)

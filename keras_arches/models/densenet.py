@@ -8,8 +8,8 @@ the paper's CIFAR DenseNet-BC. All four are built from the same dense block and 
 from keras import layers
 
 from keras_arches.contract import Contract
+from keras_arches.models.common import RESNET_NAMES, bn_act, conv_bn, keras_weights
 from keras_arches.registry import (
-    WeightsFile,
     imgclsmob_checkpoint,
     register,
     timm_checkpoint,
@@ -17,19 +17,12 @@ from keras_arches.registry import (
 )
 
 _PAPER = "Huang et al. 2017, Densely Connected Convolutional Networks (CVPR 2017, arXiv:1608.06993)"
-_BASE = "https://storage.googleapis.com/tensorflow/keras-applications/densenet/"
 KERAS_EPSILON = 1.001e-5  # keras.applications' batch-norm epsilon
 TORCH_EPSILON = 1e-5  # torchvision's and the authors' Torch code's
 
 
-def _weights(depth, top_hash, notop_hash):
-    stem = f"{_BASE}densenet{depth}_weights_tf_dim_ordering_tf_kernels"
-    return {"imagenet": WeightsFile(f"{stem}.h5", top_hash, f"{stem}_notop.h5", notop_hash)}
-
-
 def _bn_relu(x, epsilon, axis, name):
-    x = layers.BatchNormalization(axis=axis, epsilon=epsilon, name=f"{name}_bn")(x)
-    return layers.Activation("relu", name=f"{name}_relu")(x)
+    return bn_act(x, name, axis=axis, epsilon=epsilon, scale=True, names=RESNET_NAMES)
 
 
 def dense_layer(x, growth_rate, epsilon, axis, name):
@@ -71,9 +64,10 @@ def _dense_stages(c, x, blocks, growth_rate, epsilon, compression=0.5):
 
 def _imagenet_densenet(c, blocks, growth_rate=32, init_features=64, epsilon=KERAS_EPSILON):
     """ImageNet DenseNet: conv 7x7/2 - BN-ReLU - max pool 3x3/2, then four dense blocks."""
-    x = layers.ZeroPadding2D(3, name="conv1_pad")(c.image)
-    x = layers.Conv2D(init_features, 7, strides=2, use_bias=False, name="conv1_conv")(x)
-    x = _bn_relu(x, epsilon, c.channel_axis, "conv1")
+    x = conv_bn(
+        c.image, init_features, 7, "conv1", axis=c.channel_axis, strides=2, padding=3,
+        epsilon=epsilon, scale=True, names=RESNET_NAMES,
+    )
     x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
     x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
     return _dense_stages(c, x, blocks, growth_rate, epsilon)
@@ -96,8 +90,8 @@ def _keras_twin(depth, *checkpoints):
     return register(
         family="densenet", paper=_PAPER, default_size=224, min_size=32, test_size=32,
         twin=f"keras.applications.DenseNet{depth}", params=params,
-        weights=_weights(depth, top_hash, notop_hash), preprocessing="torch",
-        published_top1=published_top1, layout="torchvision.densenet",
+        weights=keras_weights(f"densenet/densenet{depth}", top_hash, notop_hash),
+        preprocessing="torch", published_top1=published_top1, layout="torchvision.densenet",
         checkpoints=checkpoints,
     )
 

@@ -4,10 +4,10 @@ ICLR 2017, arXiv:1605.07648), the CIFAR network as the authors' released generat
 
 from keras import layers
 
-from keras_arches.contract import Contract
+from keras_arches.contract import Contract, check_rate
 from keras_arches.layers import FractalJoin, GlobalDropPath
 from keras_arches.layers.fractal_join import _check_seed
-from keras_arches.layers.stochastic_depth import check_rate
+from keras_arches.models.common import RESNET_NAMES, bn_act, conv
 from keras_arches.registry import register
 
 _PAPER = (
@@ -20,11 +20,10 @@ EPSILON = 1e-5  # Caffe's BatchNorm default, as the authors trained it
 
 def conv_unit(x, filters, dropout_rate, axis, name, seed=None):
     """conv 3x3 (no bias) - dropout - BN - ReLU, the generator's order; ``{name}_conv`` ..."""
-    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = conv(x, filters, 3, name, names=RESNET_NAMES)
     if dropout_rate:
         x = layers.Dropout(dropout_rate, seed=seed, name=f"{name}_dropout")(x)
-    x = layers.BatchNormalization(axis=axis, epsilon=EPSILON, name=f"{name}_bn")(x)
-    return layers.Activation("relu", name=f"{name}_relu")(x)
+    return bn_act(x, name, axis=axis, epsilon=EPSILON, scale=True, names=RESNET_NAMES)
 
 
 def fractal_block(x, filters, columns, dropout_rate, drop_path_rate, choice, axis, name, seed):

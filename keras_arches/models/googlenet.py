@@ -4,6 +4,7 @@ from keras import layers
 
 from keras_arches.contract import Contract, check_rate, check_width, scale_width
 from keras_arches.layers import AuxiliaryClassifier, CeilPooling2D, LocalResponseNormalization
+from keras_arches.models.common import check_bool, data_format_for
 from keras_arches.registry import register
 
 _PAPER = "Szegedy et al. 2015, Going Deeper with Convolutions (CVPR 2015, arXiv:1409.4842)"
@@ -37,7 +38,7 @@ def inception_module(
     ``{name}_3x3_reduce``, ``{name}_3x3``, ``{name}_5x5_reduce``, ``{name}_5x5``, ``{name}_pool``,
     ``{name}_pool_proj`` and ``{name}_concat``.
     """
-    data_format = "channels_last" if axis in (-1, 3) else "channels_first"
+    data_format = data_format_for(axis)
 
     def conv(y, filters, kernel, suffix):
         return layers.Conv2D(
@@ -52,7 +53,8 @@ def inception_module(
         3, strides=1, padding="same", data_format=data_format, name=f"{name}_pool"
     )(x)
     branch_pool = conv(pooled, pool_proj, 1, "pool_proj")
-    return layers.Concatenate(axis=axis, name=f"{name}_concat")([branch1, branch3, branch5, branch_pool])
+    branches = [branch1, branch3, branch5, branch_pool]
+    return layers.Concatenate(axis=axis, name=f"{name}_concat")(branches)
 
 
 def _lrn(data_format, name):
@@ -91,12 +93,11 @@ def GoogLeNet(
     authors' Caffe net (112 -> 56 -> 28 -> 14 -> 7). ``aux_classifiers=True`` adds the paper's two
     auxiliary heads on 4a and 4d (5x5/3 average pool -> 1x1 conv 128 -> FC 1024 -> dropout 0.7 ->
     FC ``classes``) and the model returns ``[predictions, aux1, aux2]``: compile with one loss
-    per output and ``loss_weights=[1, 0.3, 0.3]`` and use ``keras_arches.strip_auxiliary(model)`` for inference.
-    ``include_top=False`` gives 5b's maps (aux heads need the top). ``width_multiplier`` scales
-    the stem and every branch of Table 1. Returns a Keras ``Model``.
+    per output and ``loss_weights=[1, 0.3, 0.3]`` and use ``keras_arches.strip_auxiliary(model)``
+    for inference. ``include_top=False`` gives 5b's maps (aux heads need the top).
+    ``width_multiplier`` scales the stem and every branch of Table 1. Returns a Keras ``Model``.
     """
-    if not isinstance(aux_classifiers, bool):
-        raise ValueError(f"`aux_classifiers` must be True or False. Received: aux_classifiers={aux_classifiers!r}")
+    check_bool("aux_classifiers", aux_classifiers)
     if aux_classifiers and not include_top:
         raise ValueError(
             "`aux_classifiers=True` needs `include_top=True`: the auxiliary heads are classifiers. "
@@ -109,7 +110,7 @@ def GoogLeNet(
         classes, classifier_activation, name,
     )
     axis = c.channel_axis
-    data_format = "channels_last" if axis == -1 else "channels_first"
+    data_format = data_format_for(axis)
 
     def width(filters):
         return scale_width(filters, width_multiplier)

@@ -11,10 +11,10 @@ from keras import layers
 
 from keras_arches.contract import Contract, check_rate
 from keras_arches.layers import AuxiliaryClassifier
+from keras_arches.models.common import check_bool, conv_bn, data_format_for, keras_weights
 from keras_arches.registry import (
     INCEPTION_MEAN,
     INCEPTION_STD,
-    WeightsFile,
     register,
     timm_checkpoint,
 )
@@ -27,32 +27,8 @@ _V4_PAPER = (
     "Szegedy et al. 2017, Inception-v4, Inception-ResNet and the Impact of Residual "
     "Connections on Learning (AAAI 2017, arXiv:1602.07261)"
 )
-_BASE = "https://storage.googleapis.com/tensorflow/keras-applications/"
-
-
-def _weights(stem, top_hash, notop_hash):
-    url = f"{_BASE}{stem}_weights_tf_dim_ordering_tf_kernels"
-    return {"imagenet": WeightsFile(f"{url}.h5", top_hash, f"{url}_notop.h5", notop_hash)}
-
 
 # -- shared blocks -----------------------------------------------------------------------------
-
-
-def conv_bn(x, filters, kernel, name, *, axis, strides=1, padding="same", scale=False,
-            activation="relu"):
-    """Conv (no bias) -> batch norm (epsilon 1e-3) -> ``activation``.
-
-    keras.applications' ``conv2d_bn`` with ``scale=False``; ``scale=True`` is the affine batch
-    norm of timm's Inception v4 and of Xception. Layers: ``{name}``, ``{name}_bn``,
-    ``{name}_act`` (no activation layer when ``activation`` is None).
-    """
-    x = layers.Conv2D(
-        filters, kernel, strides=strides, padding=padding, use_bias=False, name=name
-    )(x)
-    x = layers.BatchNormalization(axis=axis, epsilon=1e-3, scale=scale, name=f"{name}_bn")(x)
-    if activation is None:
-        return x
-    return layers.Activation(activation, name=f"{name}_act")(x)
 
 
 def tower(x, specs, name, *, axis, scale=False):
@@ -194,11 +170,6 @@ def _v3_stem(x, axis):
     return layers.MaxPooling2D(3, strides=2, name="stem_pool2")(x)
 
 
-def _check_bool(name, value):
-    if not isinstance(value, bool):
-        raise ValueError(f"`{name}` must be True or False. Received: {name}={value!r}")
-
-
 @register(
     family="inception",
     paper=_RETHINKING,
@@ -231,7 +202,7 @@ def InceptionV2(
     keeps 288 channels. Conv layers have no bias and batch norm without scale (epsilon 1e-3), as
     keras' Inception v3. Returns a Keras ``Model``.
     """
-    _check_bool("factorized_stem", factorized_stem)
+    check_bool("factorized_stem", factorized_stem)
     c = Contract(
         InceptionV2.info, include_top, weights, input_tensor, input_shape, pooling,
         classes, classifier_activation, name,
@@ -267,7 +238,7 @@ def InceptionV2(
     test_size=75,
     twin="keras.applications.InceptionV3",
     params=23_851_784,
-    weights=_weights(
+    weights=keras_weights(
         "inception_v3/inception_v3", "9a0d58056eeedaa3f26cb7ebd46da564",
         "bcbd6486424b2319ff4ef7d526e38f63",
     ),
@@ -295,7 +266,7 @@ def InceptionV3(
     With ``"imagenet"`` the auxiliary head starts random (keras' files hold none). Returns a Keras
     ``Model``.
     """
-    _check_bool("aux_classifiers", aux_classifiers)
+    check_bool("aux_classifiers", aux_classifiers)
     if aux_classifiers and not include_top:
         raise ValueError(
             "`aux_classifiers=True` needs `include_top=True`: the auxiliary head is a "
@@ -317,7 +288,7 @@ def InceptionV3(
         aux = AuxiliaryClassifier(
             c.classes, filters=128, conv2_filters=768, conv2_kernel=5, hidden_units=None,
             dropout_rate=0.0, batch_norm=True, classifier_activation=c.classifier_activation,
-            data_format=keras.config.image_data_format(), name="aux",
+            data_format=data_format_for(axis), name="aux",
         )(x)
     x = reduction_b(x, _V3_REDUCTION_B, "mixed8", axis=axis)
     for i in range(2):
@@ -483,7 +454,7 @@ _INCEPTION_RESNET_V2_CHECKPOINTS = (
     test_size=75,
     twin="keras.applications.InceptionResNetV2",
     params=55_873_736,
-    weights=_weights(
+    weights=keras_weights(
         "inception_resnet_v2/inception_resnet_v2", "e693bd0210a403b3192acc6073ad2e96",
         "d19885ff4a710c122648d3b5c3b684e4",
     ),

@@ -7,6 +7,7 @@ from keras import layers
 from keras_arches.contract import Contract
 from keras_arches.layers import ConnectionTableConv2D
 from keras_arches.layers.connection_table import LENET5_C3_TABLE
+from keras_arches.models.common import check_bool
 from keras_arches.registry import register
 
 _PAPER = (
@@ -82,10 +83,11 @@ def LeNet5(
     """
     if variant not in VARIANTS:
         raise ValueError(f"`variant` must be one of {VARIANTS}. Received: variant={variant!r}")
-    if not isinstance(c3_table, bool):
-        raise ValueError(f"`c3_table` must be True or False. Received: c3_table={c3_table!r}")
+    check_bool("c3_table", c3_table)
     if c3_table and variant != "1998":
-        raise ValueError("`c3_table=True` applies only to variant='1998'. Received: variant='modern'")
+        raise ValueError(
+            "`c3_table=True` applies only to variant='1998'. Received: variant='modern'"
+        )
     info = LeNet5.info
     if variant == "modern":
         info = dataclasses.replace(info, default_size=28, min_size=28)

@@ -4,8 +4,9 @@ import dataclasses
 
 from keras import layers
 
-from keras_arches.contract import Contract, check_rate, head_dtype
+from keras_arches.contract import Contract, check_rate
 from keras_arches.layers import CeilPooling2D
+from keras_arches.models.common import data_format_for, gap_classifier
 from keras_arches.registry import register
 
 _PAPER = "Lin, Chen & Yan 2014, Network In Network (ICLR 2014, arXiv:1312.4400)"
@@ -27,23 +28,6 @@ _CIFAR = (
 VARIANTS = {"imagenet": _IMAGENET, "cifar10": _CIFAR}
 
 
-def gap_classifier(c, x, conv_name, dropout_rate=0.0):
-    """NiN's classifier: [dropout] -> 1x1 conv to ``classes`` + ReLU -> global average pool.
-
-    The class scores are the spatial means of per-class maps; ``classifier_activation`` then
-    applies. With ``include_top=False`` this is ``c.head`` (``pooling``). The layers run in
-    float32 under mixed precision.
-    """
-    if not c.include_top:
-        return c.head(x)
-    dtype = head_dtype()
-    if dropout_rate:
-        x = layers.Dropout(dropout_rate, name="head_dropout")(x)
-    x = layers.Conv2D(c.classes, 1, activation="relu", dtype=dtype, name=conv_name)(x)
-    x = layers.GlobalAveragePooling2D(name="avg_pool", dtype=dtype)(x)
-    return layers.Activation(c.classifier_activation, dtype=dtype, name="predictions")(x)
-
-
 def mlpconv(x, kernel_size, strides, filters, name, padding="same"):
     """One mlpconv layer: a kxk conv then 1x1 convs ("cccp"), each followed by ReLU.
 
@@ -51,7 +35,8 @@ def mlpconv(x, kernel_size, strides, filters, name, padding="same"):
     ``{name}_cccp1``, ``{name}_cccp2``, ...
     """
     x = layers.Conv2D(
-        filters[0], kernel_size, strides=strides, padding=padding, activation="relu", name=f"{name}_conv"
+        filters[0], kernel_size, strides=strides, padding=padding, activation="relu",
+        name=f"{name}_conv",
     )(x)
     for i, f in enumerate(filters[1:], 1):
         x = layers.Conv2D(f, 1, activation="relu", name=f"{name}_cccp{i}")(x)
@@ -59,13 +44,14 @@ def mlpconv(x, kernel_size, strides, filters, name, padding="same"):
 
 
 def _nin(c, blocks, dropout_rate):
-    data_format = "channels_last" if c.channel_axis == -1 else "channels_first"
+    data_format = data_format_for(c.channel_axis)
     x = c.image
     for i, (kernel, strides, filters, pool, dropout_before) in enumerate(blocks, 1):
         if dropout_before and dropout_rate:
             x = layers.Dropout(dropout_rate, name=f"mlpconv{i}_dropout")(x)
         padding = "valid" if strides > 1 else "same"
-        x = mlpconv(x, kernel, strides, [f for f in filters if f is not None], f"mlpconv{i}", padding)
+        widths = [f for f in filters if f is not None]
+        x = mlpconv(x, kernel, strides, widths, f"mlpconv{i}", padding)
         if pool:
             # Caffe's pooling rounds up: 54 -> 27 -> 13 -> 6 at 224, 32 -> 16 -> 8 on CIFAR.
             x = CeilPooling2D(3, 2, mode=pool, data_format=data_format, name=f"mlpconv{i}_pool")(x)
@@ -106,7 +92,9 @@ def NiN(
     ``dropout_rate`` (0.5) applies at each dropout. Returns a Keras ``Model``.
     """
     if variant not in VARIANTS:
-        raise ValueError(f"`variant` must be one of {sorted(VARIANTS)}. Received: variant={variant!r}")
+        raise ValueError(
+            f"`variant` must be one of {sorted(VARIANTS)}. Received: variant={variant!r}"
+        )
     check_rate("dropout_rate", dropout_rate)
     info = NiN.info
     if variant == "cifar10":

@@ -9,17 +9,18 @@ and timm have no conv bias and stride the 3x3 conv. Layer names follow keras.app
 (``conv2_block1_1_conv``), so keras' weight files load by name.
 """
 
+import dataclasses
 import math
 
 from keras import layers
 
 from keras_arches.contract import Contract, check_rate
 from keras_arches.layers import CeilPooling2D, SqueezeExcite, StochasticDepth, drop_path_rates
+from keras_arches.models.common import RESNET_NAMES, bn_act, conv, data_format_for, keras_weights
 from keras_arches.registry import (
     INCEPTION_MEAN,
     INCEPTION_STD,
     ModelInfo,
-    WeightsFile,
     imgclsmob_checkpoint,
     register,
     timm_checkpoint,
@@ -39,14 +40,8 @@ _HUANG2016 = (
     "Deep Networks with Stochastic Depth (arXiv:1603.09382)"
 )
 
-_KERAS_BASE = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
 KERAS_BN_EPSILON = 1.001e-5
 TORCH_BN_EPSILON = 1e-5
-
-
-def _keras_weights(name, top_hash, notop_hash):
-    stem = f"{_KERAS_BASE}{name}_weights_tf_dim_ordering_tf_kernels"
-    return {"imagenet": WeightsFile(f"{stem}.h5", top_hash, f"{stem}_notop.h5", notop_hash)}
 
 
 def resnext_bottleneck_width(C, groups):
@@ -64,131 +59,7 @@ def resnext_bottleneck_width(C, groups):
     return round((-b + math.sqrt(b * b + 4 * a * 17 * C * C)) / (2 * a))
 
 
-# ------------------------------------------------------------------------------- the block
-
-
-def _conv(x, filters, kernel_size, cfg, name, strides=1, groups=1, normalized=True):
-    """A conv named ``{name}_conv``; a strided one pads both sides explicitly, as PyTorch does
-    (Keras' "same" would pad only the bottom/right). ``normalized``: a batch norm follows it,
-    which decides its bias under ``conv_bias="unnormalized"`` (keras' ResNetV2)."""
-    padding = "same"
-    if strides > 1 and kernel_size > 1:
-        x = layers.ZeroPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
-        padding = "valid"
-    use_bias = cfg["conv_bias"] is True or (cfg["conv_bias"] == "unnormalized" and not normalized)
-    return layers.Conv2D(
-        filters, kernel_size, strides=strides, padding=padding, groups=groups,
-        use_bias=use_bias, name=f"{name}_conv",
-    )(x)
-
-
-def _bn(x, cfg, name):
-    return layers.BatchNormalization(
-        axis=cfg["axis"], epsilon=cfg["bn_epsilon"], name=f"{name}_bn"
-    )(x)
-
-
-def _conv_bn_relu(x, filters, kernel_size, cfg, name, strides=1, groups=1):
-    x = _bn(_conv(x, filters, kernel_size, cfg, name, strides, groups), cfg, name)
-    return layers.Activation("relu", name=f"{name}_relu")(x)
-
-
-def _zero_pad_channels(x, channels, cfg, name):
-    """He et al.'s option A: the extra channels are zeros (no parameters), padded on both sides.
-
-    ``ZeroPadding2D`` pads the first two non-batch axes, so the channels are moved there.
-    """
-    pad = channels - x.shape[cfg["axis"]]
-    if cfg["axis"] == -1:
-        x = layers.Permute((3, 1, 2), name=f"{name}_to_channels_first")(x)
-    x = layers.ZeroPadding2D(
-        ((pad // 2, pad - pad // 2), (0, 0)), data_format="channels_last", name=f"{name}_pad"
-    )(x)
-    if cfg["axis"] == -1:
-        x = layers.Permute((2, 3, 1), name=f"{name}_to_channels_last")(x)
-    return x
-
-
-def _shortcut(x, preact, out_channels, stride, cfg, name):
-    """Projection (1x1, or ``shortcut_kernel_size`` when strided) where the channels change,
-    option-A zero padding under ``shortcut="zero_pad"``; a strided identity subsamples."""
-    if x.shape[cfg["axis"]] != out_channels and cfg["shortcut"] == "projection":
-        kernel_size = cfg["shortcut_kernel_size"] if stride > 1 else 1
-        # Pre-activation nets project the activated input and leave the sum unnormalized.
-        y = _conv(preact, out_channels, kernel_size, cfg, f"{name}_0", stride,
-                  normalized=not cfg["preact"])
-        return y if cfg["preact"] else _bn(y, cfg, f"{name}_0")
-    if stride > 1:
-        x = layers.MaxPooling2D(1, strides=stride, name=f"{name}_0_pool")(x)
-    if x.shape[cfg["axis"]] != out_channels:
-        x = _zero_pad_channels(x, out_channels, cfg, f"{name}_0")
-    return x
-
-
-def residual_block(x, planes, stride, cfg, name, drop_rate=0.0):
-    """One residual block, basic or bottleneck, post- or pre-activation.
-
-    ``planes`` is torchvision's: a bottleneck's 3x3 conv has ``int(planes * base_width / 64) *
-    groups`` channels (its first 1x1 that over ``reduce_first``) and the block outputs
-    ``4 * planes``; a basic block's convs and output have ``planes``. ``cfg`` holds the options
-    of :func:`ResNet`; ``drop_rate`` > 0 puts a ``StochasticDepth`` layer on the branch.
-    """
-    bottleneck = cfg["block"] == "bottleneck"
-    out_channels = 4 * planes if bottleneck else planes
-    preact = x
-    if cfg["preact"]:
-        preact = _bn(x, cfg, f"{name}_preact")
-        preact = layers.Activation("relu", name=f"{name}_preact_relu")(preact)
-    shortcut = _shortcut(x, preact, out_channels, stride, cfg, name)
-    if bottleneck:
-        width = int(planes * cfg["base_width"] / 64) * cfg["groups"]
-        first_stride, mid_stride = (stride, 1) if cfg["stride_in_1x1"] else (1, stride)
-        y = _conv_bn_relu(preact, width // cfg["reduce_first"], 1, cfg, f"{name}_1", first_stride)
-        y = _conv_bn_relu(y, width, 3, cfg, f"{name}_2", mid_stride, cfg["groups"])
-        last = f"{name}_3"
-    else:
-        y = _conv_bn_relu(preact, planes, 3, cfg, f"{name}_1", stride)
-        last = f"{name}_2"
-    if cfg["dropout_rate"]:
-        y = layers.Dropout(cfg["dropout_rate"], name=f"{name}_dropout")(y)
-    y = _conv(y, out_channels, 1 if bottleneck else 3, cfg, last, normalized=not cfg["preact"])
-    if not cfg["preact"]:
-        y = _bn(y, cfg, last)
-    if cfg["se"]:
-        y = SqueezeExcite(
-            reduced_channels=out_channels // cfg["se_reduction"],
-            data_format=cfg["data_format"], name=f"{name}_se",
-        )(y)
-    if drop_rate:
-        y = StochasticDepth(drop_rate, name=f"{name}_drop_path")(y)
-    if cfg["preact"]:
-        return layers.Add(name=f"{name}_out")([shortcut, y])
-    y = layers.Add(name=f"{name}_add")([shortcut, y])
-    return layers.Activation("relu", name=f"{name}_out")(y)
-
-
-def _stem(x, cfg):
-    """'7x7': conv 7x7/2, max pool 3x3/2; 'deep': SENet154's three 3x3 convs (64-64-128) and a
-    ceil-mode pool; '3x3': the CIFAR nets' single 3x3 conv. Pre-activation nets leave the last
-    batch norm and ReLU to the first block."""
-    width, preact = cfg["stem_width"], cfg["preact"]
-    if cfg["stem"] == "deep":
-        x = _conv_bn_relu(x, width, 3, cfg, "conv1_1", strides=2)
-        x = _conv_bn_relu(x, width, 3, cfg, "conv1_2")
-        return CeilPooling2D(3, 2, data_format=cfg["data_format"], name="pool1_pool")(
-            _conv_bn_relu(x, 2 * width, 3, cfg, "conv1_3")
-        )
-    kernel_size, strides = (7, 2) if cfg["stem"] == "7x7" else (3, 1)
-    x = _conv(x, width, kernel_size, cfg, "conv1", strides, normalized=not preact)
-    if not preact:
-        x = layers.Activation("relu", name="conv1_relu")(_bn(x, cfg, "conv1"))
-    if cfg["stem"] == "7x7":
-        x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
-        x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
-    return x
-
-
-# ------------------------------------------------------------------------- the builder
+# ------------------------------------------------------------------------------ the layout
 
 BLOCKS = ("basic", "bottleneck")
 STEMS = ("7x7", "deep", "3x3")
@@ -214,29 +85,188 @@ def _check_choice(name, value, allowed):
         raise ValueError(f"`{name}` must be one of {allowed}. Received: {name}={value!r}")
 
 
-def _check_options(cfg):
-    _check_choice("block", cfg["block"], BLOCKS)
-    _check_choice("stem", cfg["stem"], STEMS)
-    _check_choice("shortcut", cfg["shortcut"], SHORTCUTS)
-    _check_choice("conv_bias", cfg["conv_bias"], CONV_BIAS)
-    _check_choice("stride_block", cfg["stride_block"], ("first", "last"))
-    _positive_ints("blocks_per_stage", cfg["blocks_per_stage"])
-    stages = len(cfg["blocks_per_stage"])
-    for name in ("widths", "strides"):
-        _positive_ints(name, cfg[name], stages)
-    for name in ("groups", "base_width", "reduce_first", "stem_width", "se_reduction",
-                 "shortcut_kernel_size"):
-        _positive_ints(name, (cfg[name],))
-    if cfg["block"] == "basic" and (cfg["groups"], cfg["base_width"], cfg["reduce_first"]) != (
-        1, 64, 1
-    ):
-        raise ValueError(
-            "Basic blocks support only groups=1, base_width=64 and reduce_first=1 (as in "
-            f"torchvision). Received: groups={cfg['groups']}, base_width={cfg['base_width']}, "
-            f"reduce_first={cfg['reduce_first']}"
+@dataclasses.dataclass(frozen=True)
+class ResNetLayout:
+    """The options of one residual network, checked when made: the keyword arguments of
+    :func:`ResNet`, documented there."""
+
+    block: str
+    blocks_per_stage: tuple
+    widths: tuple
+    strides: tuple
+    groups: int
+    base_width: int
+    reduce_first: int
+    preact: bool
+    stem: str
+    stem_width: int
+    shortcut: str
+    shortcut_kernel_size: int
+    stride_in_1x1: bool
+    stride_block: str
+    conv_bias: bool | str
+    bn_epsilon: float
+    se: bool
+    se_reduction: int
+    dropout_rate: float
+    head_dropout_rate: float
+    drop_path_rate: float
+
+    def __post_init__(self):
+        _check_choice("block", self.block, BLOCKS)
+        _check_choice("stem", self.stem, STEMS)
+        _check_choice("shortcut", self.shortcut, SHORTCUTS)
+        _check_choice("conv_bias", self.conv_bias, CONV_BIAS)
+        _check_choice("stride_block", self.stride_block, ("first", "last"))
+        _positive_ints("blocks_per_stage", self.blocks_per_stage)
+        for name in ("widths", "strides"):
+            _positive_ints(name, getattr(self, name), len(self.blocks_per_stage))
+        for name in ("groups", "base_width", "reduce_first", "stem_width", "se_reduction",
+                     "shortcut_kernel_size"):
+            _positive_ints(name, (getattr(self, name),))
+        if self.block == "basic" and (self.groups, self.base_width, self.reduce_first) != (
+            1, 64, 1
+        ):
+            raise ValueError(
+                "Basic blocks support only groups=1, base_width=64 and reduce_first=1 (as in "
+                f"torchvision). Received: groups={self.groups}, base_width={self.base_width}, "
+                f"reduce_first={self.reduce_first}"
+            )
+        for name in ("dropout_rate", "head_dropout_rate", "drop_path_rate"):
+            check_rate(name, getattr(self, name))
+
+
+# ------------------------------------------------------------------------------- the block
+
+
+def _conv(x, filters, kernel_size, layout, name, *, axis, strides=1, groups=1, normalized=True,
+          activation="relu"):
+    """A conv ``{name}_conv``, then, if ``normalized``, :func:`_bn` with ``activation``.
+
+    A strided conv pads both sides explicitly (``{name}_pad``), as PyTorch does (Keras' "same"
+    would pad only the bottom/right). ``normalized`` also decides the bias under
+    ``conv_bias="unnormalized"`` (keras' ResNetV2: only convs without batch norm have one).
+    """
+    padding = kernel_size // 2 if strides > 1 and kernel_size > 1 else "same"
+    use_bias = layout.conv_bias is True or (
+        layout.conv_bias == "unnormalized" and not normalized
+    )
+    x = conv(
+        x, filters, kernel_size, name, strides=strides, padding=padding, groups=groups,
+        use_bias=use_bias, names=RESNET_NAMES,
+    )
+    return _bn(x, layout, name, axis=axis, activation=activation) if normalized else x
+
+
+def _bn(x, layout, name, *, axis, activation="relu"):
+    """Batch norm ``{name}_bn`` -> ``activation`` ``{name}_relu`` (None: no activation)."""
+    return bn_act(
+        x, name, axis=axis, epsilon=layout.bn_epsilon, scale=True, activation=activation,
+        names=RESNET_NAMES,
+    )
+
+
+def _zero_pad_channels(x, channels, name, *, axis):
+    """He et al.'s option A: the extra channels are zeros (no parameters), padded on both sides.
+
+    ``ZeroPadding2D`` pads the first two non-batch axes, so the channels are moved there.
+    """
+    pad = channels - x.shape[axis]
+    if axis == -1:
+        x = layers.Permute((3, 1, 2), name=f"{name}_to_channels_first")(x)
+    x = layers.ZeroPadding2D(
+        ((pad // 2, pad - pad // 2), (0, 0)), data_format="channels_last", name=f"{name}_pad"
+    )(x)
+    if axis == -1:
+        x = layers.Permute((2, 3, 1), name=f"{name}_to_channels_last")(x)
+    return x
+
+
+def _shortcut(x, preact, out_channels, stride, layout, name, *, axis):
+    """Projection (1x1, or ``shortcut_kernel_size`` when strided) where the channels change,
+    option-A zero padding under ``shortcut="zero_pad"``; a strided identity subsamples."""
+    if x.shape[axis] != out_channels and layout.shortcut == "projection":
+        kernel_size = layout.shortcut_kernel_size if stride > 1 else 1
+        # Pre-activation nets project the activated input and leave the sum unnormalized.
+        return _conv(
+            preact, out_channels, kernel_size, layout, f"{name}_0", axis=axis, strides=stride,
+            normalized=not layout.preact, activation=None,
         )
-    for name in ("dropout_rate", "head_dropout_rate", "drop_path_rate"):
-        check_rate(name, cfg[name])
+    if stride > 1:
+        x = layers.MaxPooling2D(1, strides=stride, name=f"{name}_0_pool")(x)
+    if x.shape[axis] != out_channels:
+        x = _zero_pad_channels(x, out_channels, f"{name}_0", axis=axis)
+    return x
+
+
+def residual_block(x, planes, stride, layout, name, *, axis, drop_rate=0.0):
+    """One residual block, basic or bottleneck, post- or pre-activation.
+
+    ``planes`` is torchvision's: a bottleneck's 3x3 conv has ``int(planes * base_width / 64) *
+    groups`` channels (its first 1x1 that over ``reduce_first``) and the block outputs
+    ``4 * planes``; a basic block's convs and output have ``planes``. ``layout`` is a
+    :class:`ResNetLayout`, ``axis`` the channel axis; ``drop_rate`` > 0 puts a
+    ``StochasticDepth`` layer on the branch.
+    """
+    bottleneck = layout.block == "bottleneck"
+    out_channels = 4 * planes if bottleneck else planes
+    preact = _bn(x, layout, f"{name}_preact", axis=axis) if layout.preact else x
+    shortcut = _shortcut(x, preact, out_channels, stride, layout, name, axis=axis)
+    if bottleneck:
+        width = int(planes * layout.base_width / 64) * layout.groups
+        first_stride, mid_stride = (stride, 1) if layout.stride_in_1x1 else (1, stride)
+        y = _conv(
+            preact, width // layout.reduce_first, 1, layout, f"{name}_1", axis=axis,
+            strides=first_stride,
+        )
+        y = _conv(
+            y, width, 3, layout, f"{name}_2", axis=axis, strides=mid_stride, groups=layout.groups
+        )
+        last = f"{name}_3"
+    else:
+        y = _conv(preact, planes, 3, layout, f"{name}_1", axis=axis, strides=stride)
+        last = f"{name}_2"
+    if layout.dropout_rate:
+        y = layers.Dropout(layout.dropout_rate, name=f"{name}_dropout")(y)
+    y = _conv(
+        y, out_channels, 1 if bottleneck else 3, layout, last, axis=axis,
+        normalized=not layout.preact, activation=None,
+    )
+    if layout.se:
+        y = SqueezeExcite(
+            reduced_channels=out_channels // layout.se_reduction,
+            data_format=data_format_for(axis), name=f"{name}_se",
+        )(y)
+    if drop_rate:
+        y = StochasticDepth(drop_rate, name=f"{name}_drop_path")(y)
+    if layout.preact:
+        return layers.Add(name=f"{name}_out")([shortcut, y])
+    y = layers.Add(name=f"{name}_add")([shortcut, y])
+    return layers.Activation("relu", name=f"{name}_out")(y)
+
+
+def _stem(x, layout, *, axis):
+    """'7x7': conv 7x7/2, max pool 3x3/2; 'deep': SENet154's three 3x3 convs (64-64-128) and a
+    ceil-mode pool; '3x3': the CIFAR nets' single 3x3 conv. Pre-activation nets leave the last
+    batch norm and ReLU to the first block."""
+    width = layout.stem_width
+    if layout.stem == "deep":
+        x = _conv(x, width, 3, layout, "conv1_1", axis=axis, strides=2)
+        x = _conv(x, width, 3, layout, "conv1_2", axis=axis)
+        x = _conv(x, 2 * width, 3, layout, "conv1_3", axis=axis)
+        return CeilPooling2D(3, 2, data_format=data_format_for(axis), name="pool1_pool")(x)
+    kernel_size, strides = (7, 2) if layout.stem == "7x7" else (3, 1)
+    x = _conv(
+        x, width, kernel_size, layout, "conv1", axis=axis, strides=strides,
+        normalized=not layout.preact,
+    )
+    if layout.stem == "7x7":
+        x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
+        x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+    return x
+
+
+# ------------------------------------------------------------------------- the builder
 
 
 def ResNet(
@@ -291,7 +321,7 @@ def ResNet(
     layers); ``info``: the registry entry whose weight files and input sizes apply (None: default
     224, minimum 32, no named weights). Returns a Keras ``Model``.
     """
-    cfg = dict(
+    layout = ResNetLayout(
         block=block, blocks_per_stage=blocks_per_stage, widths=widths, strides=strides,
         groups=groups, base_width=base_width, reduce_first=reduce_first, preact=preact,
         stem=stem, stem_width=stem_width, shortcut=shortcut,
@@ -300,25 +330,24 @@ def ResNet(
         se_reduction=se_reduction, dropout_rate=dropout_rate,
         head_dropout_rate=head_dropout_rate, drop_path_rate=drop_path_rate,
     )
-    _check_options(cfg)
     c = Contract(
         info or _GENERIC, include_top, weights, input_tensor, input_shape, pooling, classes,
         classifier_activation, name,
     )
-    cfg["axis"] = c.channel_axis
-    cfg["data_format"] = "channels_last" if c.channel_axis == -1 else "channels_first"
-    rates = iter(drop_path_rates(sum(blocks_per_stage), drop_path_rate))
-    x = _stem(c.image, cfg)
-    for stage, (count, planes, stride) in enumerate(zip(blocks_per_stage, widths, strides), 2):
-        strided = 1 if stride_block == "first" else count
+    axis = c.channel_axis
+    rates = iter(drop_path_rates(sum(layout.blocks_per_stage), layout.drop_path_rate))
+    x = _stem(c.image, layout, axis=axis)
+    stages = zip(layout.blocks_per_stage, layout.widths, layout.strides)
+    for stage, (count, planes, stride) in enumerate(stages, 2):
+        strided = 1 if layout.stride_block == "first" else count
         for i in range(1, count + 1):
             x = residual_block(
-                x, planes, stride if i == strided else 1, cfg, f"conv{stage}_block{i}",
-                drop_rate=next(rates),
+                x, planes, stride if i == strided else 1, layout, f"conv{stage}_block{i}",
+                axis=axis, drop_rate=next(rates),
             )
-    if preact:
-        x = layers.Activation("relu", name="post_relu")(_bn(x, cfg, "post"))
-    return c.model(c.head(x, dropout_rate=head_dropout_rate))
+    if layout.preact:
+        x = _bn(x, layout, "post", axis=axis)
+    return c.model(c.head(x, dropout_rate=layout.head_dropout_rate))
 
 
 # Not registered: models of the generic builder carry no card.
@@ -377,8 +406,8 @@ def _imagenet_entry(family, paper, twin, params, **metadata):
 
 @register(**_imagenet_entry(
     "resnet", _HE2016, "keras.applications.ResNet50", 25_636_712,
-    weights=_keras_weights(
-        "resnet50", "2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"
+    weights=keras_weights(
+        "resnet/resnet50", "2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"
     ),
     preprocessing="caffe", published_top1=(74.9, "keras.applications"),
 ))
@@ -397,16 +426,17 @@ def ResNet50(
     blocks 3-4-6-3 with conv biases and the stride on the first 1x1 conv. ``drop_path_rate``:
     stochastic depth of the last block (0 adds no layers). Returns a Keras ``Model``."""
     return ResNet(
-        include_top, weights, input_tensor, input_shape, pooling, classes,
-        classifier_activation, name, info=ResNet50.info, drop_path_rate=drop_path_rate,
-        **VARIANTS["resnet50"],
+        include_top=include_top, weights=weights, input_tensor=input_tensor,
+        input_shape=input_shape, pooling=pooling, classes=classes,
+        classifier_activation=classifier_activation, name=name, info=ResNet50.info,
+        drop_path_rate=drop_path_rate, **VARIANTS["resnet50"],
     )
 
 
 @register(**_imagenet_entry(
     "resnet", _HE2016, "keras.applications.ResNet101", 44_707_176,
-    weights=_keras_weights(
-        "resnet101", "f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"
+    weights=keras_weights(
+        "resnet/resnet101", "f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"
     ),
     preprocessing="caffe", published_top1=(76.4, "keras.applications"),
 ))
@@ -424,16 +454,17 @@ def ResNet101(
     """ResNet-101: :func:`ResNet50` with 3-4-23-3 blocks (``keras.applications.ResNet101``).
     Returns a Keras ``Model``."""
     return ResNet(
-        include_top, weights, input_tensor, input_shape, pooling, classes,
-        classifier_activation, name, info=ResNet101.info, drop_path_rate=drop_path_rate,
-        **VARIANTS["resnet101"],
+        include_top=include_top, weights=weights, input_tensor=input_tensor,
+        input_shape=input_shape, pooling=pooling, classes=classes,
+        classifier_activation=classifier_activation, name=name, info=ResNet101.info,
+        drop_path_rate=drop_path_rate, **VARIANTS["resnet101"],
     )
 
 
 @register(**_imagenet_entry(
     "resnet", _HE2016, "keras.applications.ResNet152", 60_419_944,
-    weights=_keras_weights(
-        "resnet152", "100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"
+    weights=keras_weights(
+        "resnet/resnet152", "100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"
     ),
     slow=True,
     preprocessing="caffe", published_top1=(76.6, "keras.applications"),
@@ -452,16 +483,17 @@ def ResNet152(
     """ResNet-152: :func:`ResNet50` with 3-8-36-3 blocks (``keras.applications.ResNet152``).
     Returns a Keras ``Model``."""
     return ResNet(
-        include_top, weights, input_tensor, input_shape, pooling, classes,
-        classifier_activation, name, info=ResNet152.info, drop_path_rate=drop_path_rate,
-        **VARIANTS["resnet152"],
+        include_top=include_top, weights=weights, input_tensor=input_tensor,
+        input_shape=input_shape, pooling=pooling, classes=classes,
+        classifier_activation=classifier_activation, name=name, info=ResNet152.info,
+        drop_path_rate=drop_path_rate, **VARIANTS["resnet152"],
     )
 
 
 @register(**_imagenet_entry(
     "resnet", _HE2016_V2, "keras.applications.ResNet50V2", 25_613_800,
-    weights=_keras_weights(
-        "resnet50v2", "3ef43a0b657b3be2300d5770ece849e0", "fac2f116257151a9d068a22e544a4917"
+    weights=keras_weights(
+        "resnet/resnet50v2", "3ef43a0b657b3be2300d5770ece849e0", "fac2f116257151a9d068a22e544a4917"
     ),
     preprocessing="tf", published_top1=(76.0, "keras.applications"),
 ))
@@ -481,16 +513,17 @@ def ResNet50V2(
     block, a final BN-ReLU. ``drop_path_rate`` as in :func:`ResNet50`. Returns a Keras
     ``Model``."""
     return ResNet(
-        include_top, weights, input_tensor, input_shape, pooling, classes,
-        classifier_activation, name, info=ResNet50V2.info, drop_path_rate=drop_path_rate,
-        **VARIANTS["resnet50v2"],
+        include_top=include_top, weights=weights, input_tensor=input_tensor,
+        input_shape=input_shape, pooling=pooling, classes=classes,
+        classifier_activation=classifier_activation, name=name, info=ResNet50V2.info,
+        drop_path_rate=drop_path_rate, **VARIANTS["resnet50v2"],
     )
 
 
 @register(**_imagenet_entry(
     "resnet", _HE2016_V2, "keras.applications.ResNet101V2", 44_675_560,
-    weights=_keras_weights(
-        "resnet101v2", "6343647c601c52e1368623803854d971", "c0ed64b8031c3730f411d2eb4eea35b5"
+    weights=keras_weights(
+        "resnet/resnet101v2", "6343647c601c52e1368623803854d971", "c0ed64b8031c3730f411d2eb4eea35b5"
     ),
     preprocessing="tf", published_top1=(77.2, "keras.applications"),
 ))
@@ -508,16 +541,17 @@ def ResNet101V2(
     """:func:`ResNet50V2` with 3-4-23-3 blocks (``keras.applications.ResNet101V2``). Returns a
     Keras ``Model``."""
     return ResNet(
-        include_top, weights, input_tensor, input_shape, pooling, classes,
-        classifier_activation, name, info=ResNet101V2.info, drop_path_rate=drop_path_rate,
-        **VARIANTS["resnet101v2"],
+        include_top=include_top, weights=weights, input_tensor=input_tensor,
+        input_shape=input_shape, pooling=pooling, classes=classes,
+        classifier_activation=classifier_activation, name=name, info=ResNet101V2.info,
+        drop_path_rate=drop_path_rate, **VARIANTS["resnet101v2"],
     )
 
 
 @register(**_imagenet_entry(
     "resnet", _HE2016_V2, "keras.applications.ResNet152V2", 60_380_648,
-    weights=_keras_weights(
-        "resnet152v2", "a49b44d1979771252814e80f8ec446f9", "ed17cf2e0169df9d443503ef94b23b33"
+    weights=keras_weights(
+        "resnet/resnet152v2", "a49b44d1979771252814e80f8ec446f9", "ed17cf2e0169df9d443503ef94b23b33"
     ),
     slow=True,
     preprocessing="tf", published_top1=(78.0, "keras.applications"),
@@ -536,9 +570,10 @@ def ResNet152V2(
     """:func:`ResNet50V2` with 3-8-36-3 blocks (``keras.applications.ResNet152V2``). Returns a
     Keras ``Model``."""
     return ResNet(
-        include_top, weights, input_tensor, input_shape, pooling, classes,
-        classifier_activation, name, info=ResNet152V2.info, drop_path_rate=drop_path_rate,
-        **VARIANTS["resnet152v2"],
+        include_top=include_top, weights=weights, input_tensor=input_tensor,
+        input_shape=input_shape, pooling=pooling, classes=classes,
+        classifier_activation=classifier_activation, name=name, info=ResNet152V2.info,
+        drop_path_rate=drop_path_rate, **VARIANTS["resnet152v2"],
     )
 
 
@@ -584,9 +619,10 @@ def ResNet18(
     projection shortcuts where the shape changes. ``drop_path_rate``: stochastic depth of the last
     block (0 adds no layers). Returns a Keras ``Model``."""
     return ResNet(
-        include_top, weights, input_tensor, input_shape, pooling, classes,
-        classifier_activation, name, info=ResNet18.info, drop_path_rate=drop_path_rate,
-        **VARIANTS["resnet18"],
+        include_top=include_top, weights=weights, input_tensor=input_tensor,
+        input_shape=input_shape, pooling=pooling, classes=classes,
+        classifier_activation=classifier_activation, name=name, info=ResNet18.info,
+        drop_path_rate=drop_path_rate, **VARIANTS["resnet18"],
     )
 
 
@@ -625,9 +661,10 @@ def ResNet34(
     """ResNet-34: :func:`ResNet18` with 3-4-6-3 basic blocks (torchvision ``resnet34``). Returns
     a Keras ``Model``."""
     return ResNet(
-        include_top, weights, input_tensor, input_shape, pooling, classes,
-        classifier_activation, name, info=ResNet34.info, drop_path_rate=drop_path_rate,
-        **VARIANTS["resnet34"],
+        include_top=include_top, weights=weights, input_tensor=input_tensor,
+        input_shape=input_shape, pooling=pooling, classes=classes,
+        classifier_activation=classifier_activation, name=name, info=ResNet34.info,
+        drop_path_rate=drop_path_rate, **VARIANTS["resnet34"],
     )
 
 
@@ -677,9 +714,10 @@ def ResNeXt50_32x4d(
     whose 3x3 conv is ``Conv2D(groups=32)`` with 4 channels per group at the first stage.
     ``drop_path_rate`` as in :func:`ResNet18`. Returns a Keras ``Model``."""
     return ResNet(
-        include_top, weights, input_tensor, input_shape, pooling, classes,
-        classifier_activation, name, info=ResNeXt50_32x4d.info, drop_path_rate=drop_path_rate,
-        **VARIANTS["resnext50_32x4d"],
+        include_top=include_top, weights=weights, input_tensor=input_tensor,
+        input_shape=input_shape, pooling=pooling, classes=classes,
+        classifier_activation=classifier_activation, name=name, info=ResNeXt50_32x4d.info,
+        drop_path_rate=drop_path_rate, **VARIANTS["resnext50_32x4d"],
     )
 
 
@@ -725,9 +763,10 @@ def ResNeXt101_32x8d(
     """ResNeXt-101 32x8d: 3-4-23-3 bottlenecks, 32 groups of 8 channels at the first stage
     (torchvision ``resnext101_32x8d``). Returns a Keras ``Model``."""
     return ResNet(
-        include_top, weights, input_tensor, input_shape, pooling, classes,
-        classifier_activation, name, info=ResNeXt101_32x8d.info, drop_path_rate=drop_path_rate,
-        **VARIANTS["resnext101_32x8d"],
+        include_top=include_top, weights=weights, input_tensor=input_tensor,
+        input_shape=input_shape, pooling=pooling, classes=classes,
+        classifier_activation=classifier_activation, name=name, info=ResNeXt101_32x8d.info,
+        drop_path_rate=drop_path_rate, **VARIANTS["resnext101_32x8d"],
     )
 
 
@@ -760,9 +799,10 @@ def ResNeXt101_64x4d(
     """ResNeXt-101 64x4d: 3-4-23-3 bottlenecks, 64 groups of 4 channels at the first stage
     (torchvision ``resnext101_64x4d``). Returns a Keras ``Model``."""
     return ResNet(
-        include_top, weights, input_tensor, input_shape, pooling, classes,
-        classifier_activation, name, info=ResNeXt101_64x4d.info, drop_path_rate=drop_path_rate,
-        **VARIANTS["resnext101_64x4d"],
+        include_top=include_top, weights=weights, input_tensor=input_tensor,
+        input_shape=input_shape, pooling=pooling, classes=classes,
+        classifier_activation=classifier_activation, name=name, info=ResNeXt101_64x4d.info,
+        drop_path_rate=drop_path_rate, **VARIANTS["resnext101_64x4d"],
     )
 
 
@@ -795,9 +835,10 @@ def WideResNet50_2(
     """Wide ResNet-50-2 (Zagoruyko & Komodakis 2016) as torchvision builds it: ResNet-50 with
     the inner 1x1 and 3x3 convs of every bottleneck twice as wide. Returns a Keras ``Model``."""
     return ResNet(
-        include_top, weights, input_tensor, input_shape, pooling, classes,
-        classifier_activation, name, info=WideResNet50_2.info, drop_path_rate=drop_path_rate,
-        **VARIANTS["wide_resnet50_2"],
+        include_top=include_top, weights=weights, input_tensor=input_tensor,
+        input_shape=input_shape, pooling=pooling, classes=classes,
+        classifier_activation=classifier_activation, name=name, info=WideResNet50_2.info,
+        drop_path_rate=drop_path_rate, **VARIANTS["wide_resnet50_2"],
     )
 
 
@@ -831,9 +872,10 @@ def WideResNet101_2(
     """Wide ResNet-101-2: :func:`WideResNet50_2` with 3-4-23-3 blocks (torchvision
     ``wide_resnet101_2``). Returns a Keras ``Model``."""
     return ResNet(
-        include_top, weights, input_tensor, input_shape, pooling, classes,
-        classifier_activation, name, info=WideResNet101_2.info, drop_path_rate=drop_path_rate,
-        **VARIANTS["wide_resnet101_2"],
+        include_top=include_top, weights=weights, input_tensor=input_tensor,
+        input_shape=input_shape, pooling=pooling, classes=classes,
+        classifier_activation=classifier_activation, name=name, info=WideResNet101_2.info,
+        drop_path_rate=drop_path_rate, **VARIANTS["wide_resnet101_2"],
     )
 
 
@@ -870,9 +912,10 @@ def SEResNet50(
     squeeze-excitation (reduction 16, biased 1x1 convs) after each branch's last batch norm.
     ``drop_path_rate`` as in :func:`ResNet18`. Returns a Keras ``Model``."""
     return ResNet(
-        include_top, weights, input_tensor, input_shape, pooling, classes,
-        classifier_activation, name, info=SEResNet50.info, drop_path_rate=drop_path_rate,
-        **VARIANTS["seresnet50"],
+        include_top=include_top, weights=weights, input_tensor=input_tensor,
+        input_shape=input_shape, pooling=pooling, classes=classes,
+        classifier_activation=classifier_activation, name=name, info=SEResNet50.info,
+        drop_path_rate=drop_path_rate, **VARIANTS["seresnet50"],
     )
 
 
@@ -903,9 +946,10 @@ def SEResNeXt50_32x4d(
     :func:`ResNeXt50_32x4d` with :func:`SEResNet50`'s squeeze-excitation. Returns a Keras
     ``Model``."""
     return ResNet(
-        include_top, weights, input_tensor, input_shape, pooling, classes,
-        classifier_activation, name, info=SEResNeXt50_32x4d.info, drop_path_rate=drop_path_rate,
-        **VARIANTS["seresnext50_32x4d"],
+        include_top=include_top, weights=weights, input_tensor=input_tensor,
+        input_shape=input_shape, pooling=pooling, classes=classes,
+        classifier_activation=classifier_activation, name=name, info=SEResNeXt50_32x4d.info,
+        drop_path_rate=drop_path_rate, **VARIANTS["seresnext50_32x4d"],
     )
 
 
@@ -938,9 +982,10 @@ def SENet154(
     half the 3x3's width), 3x3 strided projection shortcuts, squeeze-excitation reduction 16,
     and ``dropout_rate`` before the classifier. Returns a Keras ``Model``."""
     return ResNet(
-        include_top, weights, input_tensor, input_shape, pooling, classes,
-        classifier_activation, name, info=SENet154.info, head_dropout_rate=dropout_rate,
-        drop_path_rate=drop_path_rate, **VARIANTS["senet154"],
+        include_top=include_top, weights=weights, input_tensor=input_tensor,
+        input_shape=input_shape, pooling=pooling, classes=classes,
+        classifier_activation=classifier_activation, name=name, info=SENet154.info,
+        head_dropout_rate=dropout_rate, drop_path_rate=drop_path_rate, **VARIANTS["senet154"],
     )
 
 
@@ -995,9 +1040,11 @@ def WideResNet(
     if isinstance(width, bool) or not isinstance(width, int) or width < 1:
         raise ValueError(f"`width` must be a positive integer. Received: width={width!r}")
     return ResNet(
-        include_top, weights, input_tensor, input_shape, pooling, classes,
-        classifier_activation, name, info=WideResNet.info, dropout_rate=dropout_rate,
-        drop_path_rate=drop_path_rate, **dict(
+        include_top=include_top, weights=weights, input_tensor=input_tensor,
+        input_shape=input_shape, pooling=pooling, classes=classes,
+        classifier_activation=classifier_activation, name=name, info=WideResNet.info,
+        dropout_rate=dropout_rate, drop_path_rate=drop_path_rate,
+        **dict(
             VARIANTS["wide_resnet"], blocks_per_stage=((depth - 4) // 6,) * 3,
             widths=(16 * width, 32 * width, 64 * width),
         ),
@@ -1025,7 +1072,8 @@ def ResNet110(
     depth of the last block, decaying linearly from the first; the default 0.5 is Huang et al.
     2016's p_L. Returns a Keras ``Model``."""
     return ResNet(
-        include_top, weights, input_tensor, input_shape, pooling, classes,
-        classifier_activation, name, info=ResNet110.info, drop_path_rate=drop_path_rate,
-        **VARIANTS["resnet110"],
+        include_top=include_top, weights=weights, input_tensor=input_tensor,
+        input_shape=input_shape, pooling=pooling, classes=classes,
+        classifier_activation=classifier_activation, name=name, info=ResNet110.info,
+        drop_path_rate=drop_path_rate, **VARIANTS["resnet110"],
     )

@@ -4,7 +4,7 @@ from keras import layers
 
 from keras_arches.contract import Contract, check_rate, check_width, scale_width
 from keras_arches.layers import CeilPooling2D, FireModule
-from keras_arches.models.nin import gap_classifier
+from keras_arches.models.common import data_format_for, gap_classifier
 from keras_arches.registry import register, torchvision_checkpoint
 
 _PAPER = (
@@ -26,7 +26,7 @@ def _squeezenet(c, stem_filters, stem_kernel, pool_after, dropout_rate, width_mu
     round up like torchvision's ``ceil_mode=True`` (224 -> 109 -> 54 -> 27 -> 13 for 1.0).
     Every width but the classifier's is multiplied by ``width_multiplier``.
     """
-    data_format = "channels_last" if c.channel_axis == -1 else "channels_first"
+    data_format = data_format_for(c.channel_axis)
     x = layers.Conv2D(
         scale_width(stem_filters, width_multiplier), stem_kernel, strides=2, activation="relu",
         name="conv1",

@@ -7,15 +7,13 @@ weights, so keras' published ImageNet files load by name.
 from keras import layers
 
 from keras_arches.contract import Contract, check_width, scale_width
-from keras_arches.registry import WeightsFile, register, torchvision_checkpoint
+from keras_arches.models.common import keras_weights
+from keras_arches.registry import (
+    register,
+    torchvision_checkpoint,
+)
 
 _PAPER = "Simonyan & Zisserman 2015, Very Deep Convolutional Networks (arXiv:1409.1556)"
-_BASE = "https://storage.googleapis.com/tensorflow/keras-applications/"
-
-
-def _weights(depth, top_hash, notop_hash):
-    stem = f"{_BASE}vgg{depth}/vgg{depth}_weights_tf_dim_ordering_tf_kernels"
-    return {"imagenet": WeightsFile(f"{stem}.h5", top_hash, f"{stem}_notop.h5", notop_hash)}
 
 
 def _vgg(c, convs_per_block, width_multiplier):
@@ -48,7 +46,9 @@ _VGG16_CHECKPOINTS = (
     min_size=32,
     twin="keras.applications.VGG16",
     params=138_357_544,
-    weights=_weights(16, "64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc"),
+    weights=keras_weights(
+        "vgg16/vgg16", "64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc"
+    ),
     preprocessing="caffe",
     fixed_size_top=True, published_top1=(71.3, "keras.applications"),
     layout="torchvision.vgg", checkpoints=_VGG16_CHECKPOINTS,
@@ -91,7 +91,9 @@ _VGG19_CHECKPOINTS = (
     min_size=32,
     twin="keras.applications.VGG19",
     params=143_667_240,
-    weights=_weights(19, "cbe5617147190e668d6c5d5026f83318", "253f8cb515780f3b799900260a226db6"),
+    weights=keras_weights(
+        "vgg19/vgg19", "cbe5617147190e668d6c5d5026f83318", "253f8cb515780f3b799900260a226db6"
+    ),
     preprocessing="caffe",
     fixed_size_top=True, published_top1=(71.3, "keras.applications"),
     layout="torchvision.vgg", checkpoints=_VGG19_CHECKPOINTS,

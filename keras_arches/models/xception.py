@@ -8,16 +8,12 @@ published ImageNet files load; the residual projections keras leaves auto-named 
 from keras import layers
 
 from keras_arches.contract import Contract
-from keras_arches.models.inception import conv_bn
-from keras_arches.registry import WeightsFile, register
+from keras_arches.models.common import conv_bn, keras_weights
+from keras_arches.registry import register
 
 _PAPER = (
     "Chollet 2017, Xception: Deep Learning with Depthwise Separable Convolutions "
     "(arXiv:1610.02357)"
-)
-_URL = (
-    "https://storage.googleapis.com/tensorflow/keras-applications/xception/"
-    "xception_weights_tf_dim_ordering_tf_kernels"
 )
 
 
@@ -64,12 +60,9 @@ def xception_middle_block(x, name, *, axis, filters=728):
     test_size=71,
     twin="keras.applications.Xception",
     params=22_910_480,
-    weights={
-        "imagenet": WeightsFile(
-            f"{_URL}.h5", "0a58e3b7378bc2990ea3b43d5981f1f6",
-            f"{_URL}_notop.h5", "b0042744bf5b25fce3cb969f33bebb97",
-        )
-    },
+    weights=keras_weights(
+        "xception/xception", "0a58e3b7378bc2990ea3b43d5981f1f6", "b0042744bf5b25fce3cb969f33bebb97"
+    ),
     preprocessing="tf", published_top1=(79.0, "keras.applications"),
 )
 def Xception(
