@@ -11,6 +11,7 @@ import os
 import tempfile
 import zipfile
 
+import ml_dtypes  # noqa: F401  (registers bfloat16 and float8 with numpy, for safetensors)
 import safetensors
 import safetensors.numpy
 
@@ -58,22 +59,17 @@ def read_state_dict(path):
 
 def _read_safetensors(path):
     try:
-        return dict(safetensors.numpy.load_file(path))
-    except TypeError:
-        # numpy has no bfloat16: read through torch, which widens it to float32 below.
-        return _torch_safetensors(path)
-    except (safetensors.SafetensorError, OSError, ValueError) as error:
+        arrays = safetensors.numpy.load_file(path)
+    except (safetensors.SafetensorError, OSError, TypeError, ValueError) as error:
         raise ValueError(
             f"{path!r} looks like a safetensors file but cannot be read ({error}). "
             f"Accepted: {ACCEPTED}."
         ) from None
-
-
-def _torch_safetensors(path):
-    torch = _import_torch(path, "a safetensors file with bfloat16 tensors")
-    import safetensors.torch
-
-    return _to_numpy(safetensors.torch.load_file(path), path, torch)
+    # ml_dtypes (imported above, a Keras dependency) gives numpy bfloat16 and float8 types.
+    return {
+        key: value.astype("float32") if value.dtype.kind not in "fiub" else value
+        for key, value in arrays.items()
+    }
 
 
 def _read_zip(path):
