@@ -215,6 +215,7 @@ def test_densenet121_parity_with_legacy_keys(tmp_path):
         ("WideResNet", _pytorchcv("wrn28_10_cifar10"), "pytorchcv.wrn_cifar"),
         ("DenseNetBC", _pytorchcv("densenet100_k12_bc_cifar10"), "pytorchcv.densenet_cifar"),
     ],
+    ids=["WideResNet", "DenseNetBC"],
 )
 def test_cifar_parity(builder, reference, layout, tmp_path):
     errors, *_ = _pair(builder, reference, layout, (32, 32), tmp_path, pth_zip=True)
