@@ -1,0 +1,339 @@
+"""Converted checkpoints compute what their PyTorch source models compute.
+
+For each builder and source layout: the reference model (torchvision 0.29, timm 1.0, pytorchcv
+0.0.74) gets random weights, random conv/linear biases and random batch-norm statistics and
+affine parameters (gamma of magnitude 0.3-0.7, a fifth negative; beta of magnitude 0.2-0.8;
+running statistics set from each layer's actual input, the mean shifted by half a standard
+deviation and the variance scaled by 0.5-2), so that a padding, epsilon or layout difference
+cannot hide. Gammas above 1 would amplify float32 rounding through the depth (with magnitudes
+1.3-2, torch's own float32 logits of Inception v4 are 1.2e-4 away from its float64 ones), and
+small ones keep the variances small, which makes an epsilon difference more visible.
+Its state dict is written as .safetensors and .pth, read back with ``read_state_dict`` and
+loaded with ``load_state_dict``; the logits must agree to max|dlogit| / max|logit| <= 1e-4,
+with the same argmax, on a random batch of two.
+"""
+
+import copy
+import re
+import sys
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+
+# TensorFlow (loaded first, through Keras, by conftest) and Triton (loaded by torch._dynamo, which
+# torchvision and timm import) each bundle LLVM, and loading Triton after TensorFlow crashes the
+# process. These CPU tests need no Triton, so Python is told it is absent (a no-op where it was
+# loaded already).
+sys.modules.setdefault("triton", None)
+
+torch = pytest.importorskip("torch")
+torchvision = pytest.importorskip("torchvision")
+timm = pytest.importorskip("timm")
+pytorchcv_provider = pytest.importorskip("pytorchcv.model_provider")
+safetensors_torch = pytest.importorskip("safetensors.torch")
+
+import keras_arches  # noqa: E402
+from keras_arches.pretrained import Layout, load_state_dict, read_state_dict  # noqa: E402
+from keras_arches.pretrained.layout import rules  # noqa: E402
+
+pytestmark = pytest.mark.parity
+
+TOLERANCE = 1e-4
+
+
+# -- the reference models ---------------------------------------------------------------------
+
+
+def _randomise(model, size, seed=0, batch=8):
+    """Random biases and batch-norm parameters, the statistics calibrated layer by layer.
+
+    A forward pre-hook sets each batch norm's running statistics from its actual input (the
+    upstream layers already randomised), then perturbs them, so the activations stay alive
+    through deep networks while no layer sees its exact batch statistics.
+    """
+    generator = torch.Generator().manual_seed(seed)
+
+    def uniform(n, low, high):
+        return low + (high - low) * torch.rand(n, generator=generator)
+
+    def signs(n, negative):
+        return torch.where(torch.rand(n, generator=generator) < negative, -1.0, 1.0)
+
+    def calibrate(module, inputs):
+        n = module.num_features
+        x = inputs[0].double()
+        mean, var = x.mean(dim=(0, 2, 3)), x.var(dim=(0, 2, 3))
+        module.running_mean.copy_(mean + 0.5 * var.sqrt() * torch.randn(n, generator=generator))
+        module.running_var.copy_(var * uniform(n, 0.5, 2.0))
+        module.weight.copy_(signs(n, 0.2) * uniform(n, 0.3, 0.7))
+        module.bias.copy_(signs(n, 0.5) * uniform(n, 0.2, 0.8))
+
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    hooks = [m.register_forward_pre_hook(calibrate) for m in norms]
+    model.eval()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)) and module.bias is not None:
+                module.bias.copy_(uniform(module.bias.shape, -0.2, 0.2))
+        model(torch.randn(batch, 3, *size, generator=generator))
+    for hook in hooks:
+        hook.remove()
+    return model
+
+
+def _images(size, seed=1):
+    return np.random.default_rng(seed).normal(size=(2, *size, 3)).astype("float32")
+
+
+def _reference(model, images):
+    with torch.no_grad():
+        return model(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()
+
+
+def _keras(model, images):
+    return keras.ops.convert_to_numpy(model(images, training=False))
+
+
+def _relative_error(ours, reference):
+    return float(np.abs(ours - reference).max() / np.abs(reference).max())
+
+
+def _save(model, tmp_path, rename=str, pth_zip=False):
+    """The state dict as .safetensors and as .pth (its keys renamed by ``rename``), and as
+    pytorchcv's .pth.zip (a zip holding the .pth) with ``pth_zip``."""
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    files = [tmp_path / "model.safetensors", tmp_path / "model.pth"]
+    safetensors_torch.save_file(state, files[0])
+    torch.save({rename(k): v for k, v in state.items()}, files[1])
+    if pth_zip:
+        files.append(tmp_path / "model.pth.zip")
+        with zipfile.ZipFile(files[2], "w") as archive:
+            archive.write(files[1], "model-0000-00000000.pth")
+    return files
+
+
+def _pair(builder, reference, layout, size, tmp_path, **save_options):
+    """Builds both models, loads each saved file into ours, checks the logits; returns the
+    relative errors per file, our model, the source and the test images."""
+    assert min(size) >= keras_arches.model_info(builder).min_size
+    torch.manual_seed(0)
+    source = _randomise(reference(), size)
+    images = _images(size)
+    expected = _reference(source, images)
+    # The test means something only if the logits depend on the input.
+    assert np.abs(expected[0] - expected[1]).max() > 1e-2 * np.abs(expected).max()
+    ours = getattr(keras_arches, builder)(
+        weights=None, input_shape=(*size, 3), classes=expected.shape[-1],
+        classifier_activation=None,
+    )
+    errors = {}
+    for path in _save(source, tmp_path, **save_options):
+        for variable in ours.weights:  # each file proves itself, not the previous one
+            variable.assign(keras.ops.zeros_like(variable))
+        conversion = load_state_dict(ours, read_state_dict(path), layout)
+        assert not conversion.dropped
+        logits = _keras(ours, images)
+        errors[path.name] = _relative_error(logits, expected)
+        assert errors[path.name] <= TOLERANCE, (path.name, errors[path.name])
+        np.testing.assert_array_equal(logits.argmax(-1), expected.argmax(-1))
+    print(f"\n{builder} <- {layout}: max|dlogit| / max|logit| = {errors}")
+    return errors, ours, source, images
+
+
+def _torchvision(name, **kwargs):
+    return lambda: getattr(torchvision.models, name)(weights=None, **kwargs)
+
+
+def _timm(name):
+    return lambda: timm.create_model(name, pretrained=False)
+
+
+def _pytorchcv(name):
+    return lambda: pytorchcv_provider.get_model(name, pretrained=False)
+
+
+def _case(builder, reference, layout, size=(64, 64), slow=False, id=None):
+    return pytest.param(
+        builder, reference, layout, size, marks=[pytest.mark.slow] if slow else [],
+        id=id or builder,
+    )
+
+
+# (builder, reference model, layout, input size); the very large ones are marked slow.
+PAIRS = [
+    _case("ResNet18", _torchvision("resnet18"), "torchvision.resnet"),
+    _case("ResNet34", _torchvision("resnet34"), "torchvision.resnet"),
+    _case("ResNeXt50_32x4d", _torchvision("resnext50_32x4d"), "torchvision.resnet"),
+    _case("ResNeXt101_32x8d", _torchvision("resnext101_32x8d"), "torchvision.resnet", slow=True),
+    _case("ResNeXt101_64x4d", _torchvision("resnext101_64x4d"), "torchvision.resnet", slow=True),
+    _case("WideResNet50_2", _torchvision("wide_resnet50_2"), "torchvision.resnet"),
+    _case("WideResNet101_2", _torchvision("wide_resnet101_2"), "torchvision.resnet", slow=True),
+    _case("ResNet18", _timm("resnet18"), "timm.resnet", id="ResNet18-timm"),
+    _case("SEResNet50", _timm("seresnet50"), "timm.resnet"),
+    _case("SEResNeXt50_32x4d", _timm("seresnext50_32x4d"), "timm.resnet"),
+    _case("SENet154", _timm("legacy_senet154"), "timm.legacy_senet", slow=True),
+    _case("DenseNet169", _torchvision("densenet169"), "torchvision.densenet"),
+    _case("DenseNet201", _torchvision("densenet201"), "torchvision.densenet"),
+    _case("DenseNet161", _torchvision("densenet161"), "torchvision.densenet"),
+    _case("SqueezeNet1_0", _torchvision("squeezenet1_0"), "torchvision.squeezenet"),
+    _case("SqueezeNet1_1", _torchvision("squeezenet1_1"), "torchvision.squeezenet"),
+    # At 75 px Inception v4 ends on 1x1 maps and float32 rounding alone reaches 5e-5 (float64:
+    # 8e-14); at 107 px it is 1.4e-5.
+    _case("InceptionV4", _timm("inception_v4"), "timm.inception_v4", (107, 107)),
+    _case("InceptionResNetV2", _timm("inception_resnet_v2"), "timm.inception_resnet_v2",
+          (75, 75)),
+]
+
+
+@pytest.mark.parametrize("builder, reference, layout, size", PAIRS)
+def test_parity(builder, reference, layout, size, tmp_path):
+    _pair(builder, reference, layout, size, tmp_path)
+
+
+def _legacy_densenet_key(key):
+    """torchvision's published densenet files spell ``denselayer1.norm1`` ``denselayer1.norm.1``."""
+    return re.sub(r"(denselayer\d+)\.(norm|relu|conv)([12])\.", r"\1.\2.\3.", key)
+
+
+def test_densenet121_parity_with_legacy_keys(tmp_path):
+    # The .pth carries torchvision's legacy key spelling; our twin's epsilon is keras' 1.001e-5.
+    _, ours, _, _ = _pair(
+        "DenseNet121", _torchvision("densenet121"), "torchvision.densenet", (64, 64), tmp_path,
+        rename=_legacy_densenet_key,
+    )
+    assert "features.denseblock1.denselayer1.norm.1.weight" in read_state_dict(
+        tmp_path / "model.pth"
+    )
+    assert {layer.epsilon for layer in ours.layers if hasattr(layer, "epsilon")} == {1.001e-5}
+
+
+@pytest.mark.parametrize(
+    "builder, reference, layout",
+    [
+        ("WideResNet", _pytorchcv("wrn28_10_cifar10"), "pytorchcv.wrn_cifar"),
+        ("DenseNetBC", _pytorchcv("densenet100_k12_bc_cifar10"), "pytorchcv.densenet_cifar"),
+    ],
+    ids=["WideResNet", "DenseNetBC"],
+)
+def test_cifar_parity(builder, reference, layout, tmp_path):
+    errors, *_ = _pair(builder, reference, layout, (32, 32), tmp_path, pth_zip=True)
+    assert "model.pth.zip" in errors
+
+
+@pytest.mark.parametrize("builder, name", [("VGG16", "vgg16"), ("VGG19", "vgg19")])
+def test_vgg_parity(builder, name, tmp_path):
+    # At 64x96 the last map is 2x3x512, so fc1's rows must go from torch's C,H,W flattening to
+    # Keras' H,W,C. torchvision pools that map to 7x7 (an identity only at 224 px): here the
+    # pool is removed and fc1 sized for 2x3x512.
+    size = (64, 96)
+
+    def reference():
+        model = getattr(torchvision.models, name)(weights=None)
+        model.avgpool = torch.nn.Identity()
+        model.classifier[0] = torch.nn.Linear(512 * 2 * 3, 4096)
+        return model
+
+    _, _, source, images = _pair(builder, reference, "torchvision.vgg", size, tmp_path)
+    notop = getattr(keras_arches, builder)(weights=None, include_top=False, input_shape=(*size, 3))
+    conversion = load_state_dict(
+        notop, read_state_dict(tmp_path / "model.safetensors"), "torchvision.vgg"
+    )
+    assert set(conversion.dropped) == {
+        f"classifier.{i}.{kind}" for i in (0, 3, 6) for kind in ("weight", "bias")
+    }
+    with torch.no_grad():
+        features = source.features(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()
+    assert _relative_error(_keras(notop, images), features.transpose(0, 2, 3, 1)) <= TOLERANCE
+
+
+# -- what the converter leaves out, and what it refuses ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def resnet18():
+    """A randomised torchvision resnet18, its state dict and its pooled features."""
+    torch.manual_seed(0)
+    source = _randomise(torchvision.models.resnet18(weights=None), (64, 64))
+    backbone = copy.deepcopy(source)
+    backbone.fc = torch.nn.Identity()
+    images = _images((64, 64))
+    state = {k: v.numpy() for k, v in source.state_dict().items()}
+    return state, images, _reference(backbone, images)
+
+
+def _resnet18(**kwargs):
+    return keras_arches.ResNet18(weights=None, input_shape=(64, 64, 3), **kwargs)
+
+
+def test_without_top_the_features_are_the_sources(resnet18):
+    state, images, features = resnet18
+    ours = _resnet18(include_top=False, pooling="avg")
+    conversion = load_state_dict(ours, state, "torchvision.resnet")
+    assert conversion.dropped == ("fc.bias", "fc.weight")
+    assert _relative_error(_keras(ours, images), features) <= TOLERANCE
+
+
+def test_drop_classifier_keeps_a_fresh_head(resnet18):
+    state, images, features = resnet18
+    ours = _resnet18(classes=10, classifier_activation=None)
+    head = [w.numpy() for w in ours.get_layer("predictions").weights]
+    with pytest.raises(ValueError, match=r"fc\.weight is \(1000, 512\)"):
+        load_state_dict(ours, state, "torchvision.resnet")
+    conversion = load_state_dict(ours, state, "torchvision.resnet", drop_classifier=True)
+    assert conversion.dropped == ("fc.bias", "fc.weight")
+    for before, after in zip(head, ours.get_layer("predictions").weights):
+        np.testing.assert_array_equal(before, after.numpy())
+    body = keras.Model(ours.input, ours.get_layer("avg_pool").output)
+    assert _relative_error(_keras(body, images), features) <= TOLERANCE
+
+
+def _assert_refused(state, match):
+    ours = _resnet18()
+    before = ours.get_weights()
+    with pytest.raises(ValueError, match=match):
+        load_state_dict(ours, state, "torchvision.resnet")
+    for old, new in zip(before, ours.get_weights()):
+        np.testing.assert_array_equal(old, new)
+
+
+def test_a_missing_key_is_named_and_nothing_is_loaded(resnet18):
+    state = dict(resnet18[0])
+    del state["layer4.1.bn2.running_var"]
+    _assert_refused(
+        state, r"missing from the state dict \(1\): layer4\.1\.bn2\.running_var "
+               r"\(for conv5_block2_2_bn/moving_variance\)",
+    )
+
+
+def test_an_unexpected_key_is_named_and_nothing_is_loaded(resnet18):
+    state = dict(resnet18[0], **{"layer5.0.conv1.weight": np.zeros((8, 8, 3, 3), "float32")})
+    _assert_refused(state, r"unused tensors of the state dict \(1\): layer5\.0\.conv1\.weight")
+
+
+def test_a_shape_mismatch_leaves_the_model_untouched(resnet18):
+    # The misfit is in the last block, so an early assignment would show.
+    state = dict(resnet18[0], **{"layer4.1.conv2.weight": np.zeros((512, 512, 1, 1), "float32")})
+    _assert_refused(
+        state, r"layer4\.1\.conv2\.weight is \(512, 512, 1, 1\), conv5_block2_2_conv/kernel "
+               r"\(3, 3, 512, 512\) needs \(512, 512, 3, 3\)",
+    )
+
+
+def test_depthwise_conv_layout():
+    # A torch depthwise conv (groups = in channels, 2 outputs each) and Keras' DepthwiseConv2D.
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(4, 8, 3, groups=4).eval()
+    inputs = keras.Input((6, 6, 4))
+    ours = keras.Model(
+        inputs, keras.layers.DepthwiseConv2D(3, depth_multiplier=2, name="dw")(inputs)
+    )
+    layout = Layout("test.depthwise", "torch.nn.Conv2d(groups=4)", 1e-5, rules(("dw", "dw")),
+                    optional=(), classifier=())
+    load_state_dict(ours, {f"dw.{k}": v.detach().numpy() for k, v in conv.state_dict().items()},
+                    layout)
+    images = np.random.default_rng(1).normal(size=(2, 6, 6, 4)).astype("float32")
+    with torch.no_grad():
+        expected = conv(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()
+    assert _relative_error(_keras(ours, images), expected.transpose(0, 2, 3, 1)) <= 1e-6
