@@ -532,7 +532,9 @@ def _augment(recipe, augment, source):
 def _accuracy(model, dataset):
     correct = total = 0
     for x, y in dataset:
-        predicted = np.argmax(np.asarray(model(x, training=False)), -1)
+        # numpy in and out, so that the JAX and PyTorch backends take tf.data batches too.
+        outputs = model(np.asarray(x), training=False)
+        predicted = np.argmax(keras.ops.convert_to_numpy(outputs), -1)
         correct += int(np.sum(predicted == np.argmax(y, -1)))
         total += len(predicted)
     return correct / total
