@@ -9,7 +9,6 @@ torchvision state dict; and what needs TensorFlow says so on the other backends.
 """
 
 import itertools
-import sys
 
 import keras
 import numpy as np
@@ -326,9 +325,6 @@ def test_converter_loads_a_torchvision_state_dict():
     """A torchvision ResNet-18 state dict (random weights and batch-norm statistics) loaded
     with the converter computes torchvision's logits, to 1e-4 of their scale."""
     pretrained = pytest.importorskip("keras_arches.pretrained")
-    # TensorFlow and Triton (which torchvision imports through torch._dynamo) each bundle LLVM:
-    # Triton loaded after TensorFlow crashes the process. CPU tests need no Triton.
-    sys.modules.setdefault("triton", None)
     torch = pytest.importorskip("torch")
     torchvision = pytest.importorskip("torchvision")
     generator = torch.Generator().manual_seed(0)
