@@ -111,6 +111,8 @@ def _run_train(args):
         channels = registry.model_info(name).channels
         kwargs["input_shape"] = [args.image_size, args.image_size, channels]
     jit = {"on": True, "off": False, "auto": "auto"}[args.jit_compile]
+    if args.export:
+        exporting.check_backend()  # before training, not after it
     result = training.train(
         name, options=kwargs, dataset=args.dataset, recipe=args.recipe, epochs=args.epochs,
         batch_size=args.batch_size, steps_per_epoch=args.steps_per_epoch,

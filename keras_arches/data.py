@@ -193,27 +193,35 @@ def _is_mean_std(mode):
             and all(isinstance(v, tuple) and len(v) == 3 for v in mode))
 
 
+# The "caffe" mode of keras.applications (Keras 3 ``imagenet_utils``): RGB -> BGR, then the
+# ImageNet BGR mean in [0, 255] units is subtracted.
+CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
+
+
 def preprocess(images, mode):
     """Scales float images in [0, 255] as a model expects.
 
     ``mode`` is one of :data:`PREPROCESSING`, or a checkpoint's ``(mean, std)`` pair of RGB
-    triples in [0, 1] units (timm's convention): ``(x / 255 - mean) / std``.
+    triples in [0, 1] units (timm's convention): ``(x / 255 - mean) / std``. "tf", "torch" and
+    "caffe" are keras.applications' modes (``x / 127.5 - 1``; ImageNet mean/std; BGR minus the
+    BGR mean), written as plain arithmetic so that ``images`` may be a numpy array or a tensor
+    of a ``tf.data`` pipeline whatever the Keras backend (Keras' own ``preprocess_input`` calls
+    backend ops, which JAX and PyTorch cannot apply to ``tf.data`` tensors).
     """
-    if _is_mean_std(mode):
-        if images.shape[-1] != 3:
-            raise ValueError("Mean/std preprocessing needs 3-channel images; use 'unit'.")
-        mean, std = (np.asarray(v, "float32") for v in mode)
-        return (images / 255.0 - mean) / std
     if mode == "raw":
         return images
     if mode == "unit":
         return images / 255.0
-    if mode in ("tf", "torch", "caffe"):
-        from keras.applications import imagenet_utils
-
+    if mode in ("tf", "torch", "caffe") or _is_mean_std(mode):
         if images.shape[-1] != 3:
-            raise ValueError(f"Preprocessing {mode!r} needs 3-channel images; use 'unit'.")
-        return imagenet_utils.preprocess_input(images, data_format="channels_last", mode=mode)
+            name = "Mean/std" if _is_mean_std(mode) else repr(mode)
+            raise ValueError(f"Preprocessing {name} needs 3-channel images; use 'unit'.")
+        if mode == "tf":
+            return images / 127.5 - 1.0
+        if mode == "caffe":
+            return images[..., ::-1] - np.asarray(CAFFE_BGR_MEAN, "float32")
+        mean, std = (IMAGENET_MEAN, IMAGENET_STD) if mode == "torch" else mode
+        return (images / 255.0 - np.asarray(mean, "float32")) / np.asarray(std, "float32")
     raise ValueError(
         f"`preprocessing` must be one of {PREPROCESSING} or a (mean, std) pair. "
         f"Received: {mode!r}"

@@ -68,11 +68,27 @@ def _has_devices(kind):
 
 
 def make_strategy(strategy=None):
-    """A ``tf.distribute.Strategy``: given, or by name among :data:`STRATEGIES`."""
+    """A ``tf.distribute.Strategy``: given, or by name among :data:`STRATEGIES`.
+
+    Off the TensorFlow backend only the default (one-device) strategy exists: any other is a
+    ValueError that names the backend, since ``tf.distribute`` cannot place JAX or PyTorch
+    variables and would silently train on one device.
+    """
+    if strategy in (None, "default") or strategy is tf.distribute.get_strategy():
+        return tf.distribute.get_strategy()
+    backend = keras.backend.backend()
+    if backend != "tensorflow" and (
+        isinstance(strategy, tf.distribute.Strategy) or strategy in STRATEGIES
+    ):
+        name = type(strategy).__name__ if isinstance(strategy, tf.distribute.Strategy) else strategy
+        raise ValueError(
+            f"strategy={name!r} is a tf.distribute strategy, which needs the TensorFlow backend; "
+            f"Keras runs on {backend!r} here. Train with KERAS_BACKEND=tensorflow, or on this "
+            "backend with strategy=None (one device; on JAX, keras.distribution can spread a "
+            "run over several devices)."
+        )
     if isinstance(strategy, tf.distribute.Strategy):
         return strategy
-    if strategy in (None, "default"):
-        return tf.distribute.get_strategy()
     if strategy == "mirrored":
         # Keras' default is the GPUs, else one CPU; without GPUs mirror over the logical CPUs.
         if _has_devices("GPU"):
@@ -532,7 +548,9 @@ def _augment(recipe, augment, source):
 def _accuracy(model, dataset):
     correct = total = 0
     for x, y in dataset:
-        predicted = np.argmax(np.asarray(model(x, training=False)), -1)
+        # numpy in and out, so that the JAX and PyTorch backends take tf.data batches too.
+        outputs = model(np.asarray(x), training=False)
+        predicted = np.argmax(keras.ops.convert_to_numpy(outputs), -1)
         correct += int(np.sum(predicted == np.argmax(y, -1)))
         total += len(predicted)
     return correct / total

@@ -1,7 +1,12 @@
 """Shared fixtures: quiet TensorFlow, a clean Keras state around every test."""
 
 import os
+import sys
 
+# TensorFlow and Triton (which torch._dynamo imports with torchvision or timm) each bundle LLVM:
+# Triton loaded after TensorFlow crashes the process (a segfault at collection). The CPU tests
+# need no Triton, so Python is told it is absent.
+sys.modules.setdefault("triton", None)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # On a GPU the tests and the processes they start share its memory: each grows its own

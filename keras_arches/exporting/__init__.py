@@ -5,7 +5,8 @@ writes several; both take the keyword options of :class:`ExportOptions`. Before 
 declared done it is loaded back (SavedModel with ``tf.saved_model.load``, TFLite with the
 LiteRT interpreter), run on a batch and compared with the Keras model; the comparison (max
 |delta|, top-1 agreement, file size, latency on this CPU) is returned as an
-:class:`ExportReport`, printed as a table and saved as JSON.
+:class:`ExportReport`, printed as a table and saved as JSON. Export needs the TensorFlow
+backend; under JAX or PyTorch :func:`check_backend` raises a ValueError that says what to do.
 
 Modules: :mod:`.prepare` (the model that is exported), :mod:`.saved_model` and :mod:`.litert`
 (writing and running the files), :mod:`.checks` (samples, comparisons, bounds) and
@@ -17,6 +18,8 @@ import os
 import shutil
 import tempfile
 import warnings
+
+import keras
 
 from keras_arches.exporting.checks import (
     FLOAT16_MIN_AGREEMENT,
@@ -40,7 +43,7 @@ from keras_arches.exporting.saved_model import write_saved_model
 __all__ = [
     "FLOAT16_MIN_AGREEMENT", "FLOAT32_TOLERANCE", "FORMATS", "MAX_ACCURACY_DROP",
     "ExportCheckError", "ExportOptions", "ExportReport", "ExportResult", "accuracy",
-    "collect_samples", "export", "export_all", "float32_copy", "named_dataset",
+    "check_backend", "collect_samples", "export", "export_all", "float32_copy", "named_dataset",
     "prepare_for_export", "synthetic_images",
 ]
 
@@ -107,6 +110,24 @@ class ExportOptions:
         return cls(**options)
 
 
+def check_backend():
+    """Raises a ValueError unless Keras runs on TensorFlow, which writes and checks the files.
+
+    The SavedModel and TFLite files are written from TensorFlow graphs of the model and
+    converted by TensorFlow's TFLite converter; under JAX or PyTorch the model's ops are not
+    TensorFlow ops. A ``.keras`` file loads on every backend, so a model trained there is
+    exported from a TensorFlow process.
+    """
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise ValueError(
+            f"Export to SavedModel/TFLite needs the TensorFlow backend; Keras runs on "
+            f"{backend!r} here. Save the model (`model.save('model.keras')`, a file every "
+            "backend loads) and export it in a TensorFlow process: `KERAS_BACKEND=tensorflow "
+            "keras-arches export model.keras --output DIR`."
+        )
+
+
 def export_all(model, directory, formats=None, **options):
     """Exports ``model`` in several formats into ``directory`` and checks each one.
 
@@ -117,6 +138,7 @@ def export_all(model, directory, formats=None, **options):
     printed (``verbose``), saved to ``directory/export_report.json`` (``report_path="auto"``)
     and returned.
     """
+    check_backend()
     options = ExportOptions.of("export_all", options)
     formats = _formats(formats, options)
     directory = os.path.abspath(os.fspath(directory))
@@ -147,6 +169,7 @@ def export(model, path, format="tflite_float32", **options):
     ``strict=False``). Returns the :class:`ExportReport`, also printed and saved as
     ``{path}.report.json`` by default.
     """
+    check_backend()
     options = ExportOptions.of("export", options)
     formats = _formats([format], options)
     path = _check_writable(path, format)

@@ -12,11 +12,12 @@ class CeilPooling2D(keras.layers.Layer):
     ``ceil_mode=True``) compute it: ``ceil((size - pool_size) / strides) + 1``, with no padding at
     the start. Keras' "valid" rounds down and "same" pads both sides, so neither reproduces the
     spatial sizes of Caffe-era nets (GoogLeNet's 112->56, NiN's 54->27, SqueezeNet's 109->54).
-    The input is padded at the end by ``strides - 1`` rows and columns (with its minimum),
-    which max pooling ignores
-    and average pooling leaves out of the divisor (Caffe counts only real elements in a clipped
-    last window). Args: ``pool_size``, ``strides`` (positive ints), ``mode`` ("max" or
-    "average"), ``data_format``. Output: ``(batch, ceil((h-k)/s)+1, ceil((w-k)/s)+1, channels)``.
+    The input is padded at the end by ``strides - 1`` rows and columns: for max pooling with
+    copies of its last row and column, which every clipped window already holds when
+    ``pool_size >= strides`` (so the max is unchanged); for average pooling with zeros, left out
+    of the divisor (Caffe counts only real elements in a clipped last window). Args:
+    ``pool_size``, ``strides`` (positive ints), ``mode`` ("max" or "average"), ``data_format``.
+    Output: ``(batch, ceil((h-k)/s)+1, ceil((w-k)/s)+1, channels)``.
     """
 
     def __init__(self, pool_size=3, strides=2, mode="max", data_format=None, **kwargs):
@@ -31,13 +32,28 @@ class CeilPooling2D(keras.layers.Layer):
         self.mode = mode
         self.data_format = standardize_data_format(data_format)
 
+    def _spatial_axes(self):
+        return (1, 2) if self.data_format == "channels_last" else (2, 3)
+
     def _pad(self, x, value):
         end = self.strides - 1
-        if self.data_format == "channels_last":
-            widths = [[0, 0], [0, end], [0, end], [0, 0]]
-        else:
-            widths = [[0, 0], [0, 0], [0, end], [0, end]]
+        widths = [[0, 0]] * 4
+        for axis in self._spatial_axes():
+            widths[axis] = [0, end]
         return ops.pad(x, widths, constant_values=value)
+
+    def _pad_with_edge(self, x):
+        """``x`` with its last row and column repeated ``strides - 1`` times at the end.
+
+        A concatenation, not ``ops.pad(constant_values=<tensor>)``, which the torch backend
+        rejects, nor ``-inf`` padding, which makes full-integer TFLite models fail in XNNPACK.
+        """
+        end = self.strides - 1
+        for axis in self._spatial_axes():
+            last = [slice(None)] * 4
+            last[axis] = slice(-1, None)
+            x = ops.concatenate([x] + [x[tuple(last)]] * end, axis=axis)
+        return x
 
     def _pool(self, x):
         pool = ops.max_pool if self.mode == "max" else ops.average_pool
@@ -47,9 +63,7 @@ class CeilPooling2D(keras.layers.Layer):
         if self.strides == 1:
             return self._pool(inputs)
         if self.mode == "max":
-            # Pad with the input's minimum, not -inf: the max is the same, and a -inf constant
-            # makes full-integer TFLite models fail in XNNPACK ("failed to prepare").
-            return self._pool(self._pad(inputs, ops.min(inputs)))
+            return self._pool(self._pad_with_edge(inputs))
         # The mean over real elements only: padded sum / number of real elements.
         ones = ops.ones_like(
             inputs[..., :1] if self.data_format == "channels_last" else inputs[:, :1]
