@@ -234,7 +234,8 @@ def _lookup(name):
 
 def is_registered(info):
     """Whether ``info`` is a registry card (the generic builders' own entries are not)."""
-    return _REGISTRY.get(info.name) is info
+    card = _REGISTRY.get(info.name)
+    return card is not None and card.builder is info.builder  # variants may replace() a card
 
 
 def cards():
