@@ -291,7 +291,7 @@ class Contract:
         model = registry.ArchModel(
             self.inputs, outputs, name=self.name,
             arch=self.info.name if registry.is_registered(self.info) else None,
-            checkpoint=self.checkpoint,
+            checkpoint=self.checkpoint, variant=self.info.variant,
         )
         if self.checkpoint is not None:
             self._load_checkpoint(model)
@@ -370,6 +370,6 @@ def strip_auxiliary(model):
     if isinstance(model, registry.ArchModel):
         return registry.ArchModel(
             model.input, model.outputs[0], name=model.name, arch=model.arch,
-            checkpoint=model.checkpoint,
+            checkpoint=model.checkpoint, variant=model.variant,
         )
     return keras.Model(model.input, model.outputs[0], name=model.name)

@@ -49,7 +49,8 @@ class Checkpoint:
     file; ``file_hash`` is the published hash (the SHA-256 prefix in a torchvision file name,
     imgclsmob's SHA-1), checked after download. ``layout`` names the converter map
     (:data:`keras_arches.pretrained.LAYOUTS`). ``top1`` is the source's own published top-1 on
-    ``dataset``, never a figure measured here.
+    ``dataset``, never a figure measured here. ``variant`` is the builder's ``variant=`` whose
+    layout the checkpoint is in (None: the card's default layout).
     """
 
     tag: str
@@ -66,35 +67,36 @@ class Checkpoint:
     interpolation: str = "bilinear"
     mean: Tuple[float, ...] = IMAGENET_MEAN
     std: Tuple[float, ...] = IMAGENET_STD
+    variant: Optional[str] = None
 
 
-def torchvision_checkpoint(tag, file_name, layout, top1, *, resize=256):
+def torchvision_checkpoint(tag, file_name, layout, top1, *, resize=256, variant=None):
     """A torchvision 0.29 ``IMAGENET1K_V*`` weights file: resize ``resize``, centre crop 224,
     bilinear, ImageNet mean/std, BSD-3-Clause; the file name ends in its SHA-256 prefix."""
     digest = file_name.rsplit("-", 1)[1].split(".")[0]
     return Checkpoint(
         tag, _TORCHVISION + file_name, layout, "torchvision 0.29", "bsd-3-clause", top1,
-        file_hash=f"sha256:{digest}", crop_pct=round(224 / resize, 4),
+        file_hash=f"sha256:{digest}", crop_pct=round(224 / resize, 4), variant=variant,
     )
 
 
 def timm_checkpoint(name, layout, top1, licence, *, url=None, input_size=224, crop_pct=0.875,
-                    interpolation="bicubic", mean=IMAGENET_MEAN, std=IMAGENET_STD):
+                    interpolation="bicubic", mean=IMAGENET_MEAN, std=IMAGENET_STD, variant=None):
     """A timm 1.0 ``pretrained_cfg`` (``name`` is ``arch.tag``): by default the Hugging Face
     ``model.safetensors`` of ``timm/<name>``, which publishes no hash."""
     return Checkpoint(
         name.split(".", 1)[1], url or _HF.format(name), layout, f"timm 1.0 {name}", licence,
         top1, input_size=input_size, crop_pct=crop_pct, interpolation=interpolation,
-        mean=mean, std=std,
+        mean=mean, std=std, variant=variant,
     )
 
 
-def imgclsmob_checkpoint(tag, release, file_stem, sha1, layout, error):
+def imgclsmob_checkpoint(tag, release, file_stem, sha1, layout, error, *, variant=None):
     """A pytorchcv 0.0.74 (imgclsmob) CIFAR-10 ``.pth.zip``: ``error`` is its test error in %."""
     return Checkpoint(
         tag, f"{_IMGCLSMOB}{release}/{file_stem}.pth.zip", layout, "pytorchcv 0.0.74", "mit",
         round(100 - error, 2), file_hash=f"sha1:{sha1}", dataset="cifar-10", classes=10,
-        input_size=32, crop_pct=1.0, mean=CIFAR10_MEAN, std=CIFAR10_STD,
+        input_size=32, crop_pct=1.0, mean=CIFAR10_MEAN, std=CIFAR10_STD, variant=variant,
     )
 
 
@@ -122,6 +124,9 @@ class ModelInfo:
     - ``classifier``: the layers a new head replaces (``classes`` other than the checkpoint's).
     - ``checkpoint``: on the card of a built model, the checkpoint it carries (None on the
       registry's own cards).
+    - ``variants``: other layouts of the builder (its ``variant=`` argument, e.g. torchvision's
+      ResNet-50), each the card fields it changes; ``variant`` is the layout a card describes
+      (None: the default). :meth:`for_variant` gives a variant's card.
     """
 
     name: str
@@ -146,6 +151,8 @@ class ModelInfo:
     test_size: Optional[int] = None
     slow: bool = False
     checkpoint: Optional[str] = None
+    variants: Mapping[str, Mapping] = dataclasses.field(default_factory=dict)
+    variant: Optional[str] = None
 
     @property
     def default_shape(self):
@@ -153,11 +160,16 @@ class ModelInfo:
 
     @property
     def tags(self):
-        """Every ``weights=`` name this card accepts besides None and a path."""
-        named = list(self.weights) + [c.tag for c in self.checkpoints]
+        """Every ``weights=`` name this card's layout accepts besides None and a path."""
+        named = list(self.weights) + [c.tag for c in self.checkpoints if c.variant == self.variant]
         if "imagenet" not in named and self._imagenet_default():
             named.insert(0, "imagenet")
         return named
+
+    @property
+    def all_tags(self):
+        """The tags of every layout of the builder: :attr:`tags`, then the other variants'."""
+        return self.tags + [c.tag for c in self.checkpoints if c.variant != self.variant]
 
     def _imagenet_default(self):
         default = next((c for c in self.checkpoints if c.tag == self.default_checkpoint), None)
@@ -169,30 +181,68 @@ class ModelInfo:
             return self._imagenet_default()
         return next((c for c in self.checkpoints if c.tag == tag), None)
 
+    def for_variant(self, variant):
+        """The card of the builder's ``variant=`` layout (None: the default layout)."""
+        if variant == self.variant:
+            return self
+        if variant is None:
+            return _lookup(self.name)
+        if variant not in self.variants:
+            raise ValueError(
+                f"`variant` must be one of {[None, *self.variants]} for {self.name}. "
+                f"Received: variant={variant!r}"
+            )
+        return dataclasses.replace(self, **self.variants[variant], variant=variant)
+
+    def resolve_variant(self, weights, variant=None):
+        """The card a build with ``weights=`` and ``variant=`` uses.
+
+        The rule: a checkpoint chooses its layout. ``variant=None`` takes the layout of the
+        checkpoint named by ``weights`` (the default layout for None, a path or a default-layout
+        tag); an explicit ``variant`` must agree with the checkpoint, else ``ValueError``.
+        """
+        tag_variant = None
+        if isinstance(weights, str) and weights != "imagenet":
+            checkpoint = self.checkpoint_for(weights)
+            tag_variant = checkpoint.variant if checkpoint is not None else None
+            if variant is not None and checkpoint is not None and tag_variant != variant:
+                raise ValueError(
+                    f"The checkpoint {weights!r} of {self.name} is in the "
+                    f"{tag_variant or 'default'} layout, not variant={variant!r}. Pass "
+                    f"variant={tag_variant!r} or leave `variant` unset."
+                )
+        return self.for_variant(variant if variant is not None else tag_variant)
+
 
 @keras.saving.register_keras_serializable(package="keras_arches")
 class ArchModel(keras.Model):
     """A functional ``keras.Model`` that knows which registered builder made it.
 
-    ``arch`` is the registry name and ``checkpoint`` the weights it was built with (None for
-    random initialisation); both are part of the config, so they survive ``.keras`` saving and
-    a ``safe_mode=True`` reload. Everything else is a plain functional model.
+    ``arch`` is the registry name, ``checkpoint`` the weights it was built with (None for
+    random initialisation) and ``variant`` its layout (None: the default); all are part of the
+    config, so they survive ``.keras`` saving and a ``safe_mode=True`` reload. Everything else
+    is a plain functional model.
     """
 
-    def __init__(self, *args, arch=None, checkpoint=None, **kwargs):
+    def __init__(self, *args, arch=None, checkpoint=None, variant=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.arch = arch
         self.checkpoint = checkpoint
+        self.variant = variant
 
     def get_config(self):
-        return {**super().get_config(), "arch": self.arch, "checkpoint": self.checkpoint}
+        return {
+            **super().get_config(), "arch": self.arch, "checkpoint": self.checkpoint,
+            "variant": self.variant,
+        }
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        arch, checkpoint = config.pop("arch", None), config.pop("checkpoint", None)
+        facts = {key: config.pop(key, None) for key in ("arch", "checkpoint", "variant")}
         model = super().from_config(config, custom_objects)
-        model.arch, model.checkpoint = arch, checkpoint
+        for key, value in facts.items():
+            setattr(model, key, value)
         return model
 
 
@@ -275,23 +325,25 @@ def model_info(model):
                 "card. Build it with a builder or `get_model(name)`, or pass the facts you need "
                 "(e.g. `preprocessing=`, `recipe=`) explicitly."
             )
-        return dataclasses.replace(_lookup(arch), checkpoint=model.checkpoint)
+        card = _lookup(arch).for_variant(getattr(model, "variant", None))
+        return dataclasses.replace(card, checkpoint=model.checkpoint)
     name, _, tag = str(model).partition(".")
     info = _lookup(name)
     if not tag:
         return info
-    if tag not in info.tags:
+    if tag not in info.all_tags:
         raise ValueError(
-            f"Unknown checkpoint {tag!r} for {info.name}. Known: {', '.join(info.tags) or 'none'}."
+            f"Unknown checkpoint {tag!r} for {info.name}. "
+            f"Known: {', '.join(info.all_tags) or 'none'}."
         )
-    return dataclasses.replace(info, checkpoint=tag)
+    return dataclasses.replace(info.resolve_variant(tag), checkpoint=tag)
 
 
 def get_model(name, **kwargs):
     """Builds a registered model: ``get_model("vgg16", weights=None)``.
 
     A timm-style ``"arch.tag"`` name (``"resnet18.tv_in1k"``) loads that checkpoint, as
-    ``weights="tv_in1k"`` would.
+    ``weights="tv_in1k"`` would, in the layout (``variant``) the checkpoint needs.
     """
     name = str(name)
     if "." in name:
