@@ -36,7 +36,7 @@ def _builder_kwargs(args):
 
 
 def _run_list(args):
-    """List the registered models with their size, parameters and twin."""
+    """List the registered models with their size, parameters, twin and checkpoints."""
     from keras_arches import registry
 
     for name in registry.list_models(family=args.family):
@@ -45,6 +45,93 @@ def _run_list(args):
             f"{name:24s} {info.family:12s} {info.default_size:>4d}px "
             f"{info.params:>13,d} params  {info.twin}"
         )
+        for line in _checkpoint_lines(info):
+            print(f"    {line}")
+
+
+def _checkpoint_lines(info):
+    """One line per ``weights=`` tag: the source's own top-1, its dataset, source and licence."""
+    if "imagenet" in info.weights and info.published_top1:
+        top1, source = info.published_top1
+        yield f"{'imagenet':28s} top-1 {top1:6.2f} % imagenet-1k ({source}'s figure)"
+    for checkpoint in info.checkpoints:
+        tag = checkpoint.tag + (" = imagenet" if checkpoint.tag == info.default_checkpoint
+                                and "imagenet" not in info.weights else "")
+        top1 = f"{checkpoint.top1:6.2f} %" if checkpoint.top1 is not None else "     - "
+        layout = f", variant={checkpoint.variant}" if checkpoint.variant else ""
+        yield (f"{tag:28s} top-1 {top1} {checkpoint.dataset} ({checkpoint.source}'s figure, "
+               f"{checkpoint.licence}{layout})")
+
+
+def _model_and_weights(args):
+    """``MODEL`` or ``MODEL.TAG`` and ``--weights``: the registry name and the weights."""
+    name, _, tag = args.model.partition(".")
+    if tag and args.weights not in (None, tag):
+        raise ValueError(f"{args.model} names the checkpoint {tag!r}; --weights says "
+                         f"{args.weights!r}. Pass one of them.")
+    return name, tag or args.weights or "imagenet"
+
+
+def _add_predict_arguments(parser):
+    parser.add_argument("model", help="a registered model, or MODEL.TAG (e.g. resnet18.tv_in1k)")
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG...)")
+    parser.add_argument("--weights", help="a checkpoint tag or a weights file (default imagenet)")
+    parser.add_argument("--top", type=_positive_int, default=5, help="classes to show (default 5)")
+
+
+def _run_predict(args):
+    """Classify images with a pretrained model: labels and probabilities, best first."""
+    import keras
+
+    from keras_arches import data, registry
+
+    name, weights = _model_and_weights(args)
+    model = registry.get_model(name, weights=weights)
+    x = data.preprocess_input(data.load_images(args.images, model), model)
+    probabilities = keras.ops.convert_to_numpy(model.predict(x, verbose=0))
+    classes = probabilities.shape[-1]
+    if args.top > classes:
+        raise ValueError(f"--top must be at most {classes}, the model's classes. "
+                         f"Received: {args.top}")
+    if classes == 1000:
+        decoded = data.decode_predictions(probabilities, top=args.top)
+    else:
+        order = probabilities.argsort(axis=1)[:, ::-1][:, :args.top]
+        decoded = [[(str(i), f"class_{i}", float(row[i])) for i in best]
+                   for row, best in zip(probabilities, order)]
+    for path, best in zip(args.images, decoded):
+        print(path)
+        for rank, (class_id, label, probability) in enumerate(best, 1):
+            print(f"  {rank}. {label:30s} {probability:7.2%}  ({class_id})")
+
+
+def _add_convert_arguments(parser):
+    parser.add_argument("model", help="a registered model, or MODEL.TAG for a variant's layout")
+    parser.add_argument("state_dict", help="a .safetensors/.pth/.bin/.pth.zip state dict of the "
+                        "model's reference implementation (see `keras-arches list`)")
+    parser.add_argument("-o", "--output", required=True, help="the Keras FILE.weights.h5")
+    parser.add_argument("--classes", type=_positive_int, default=None,
+                        help="classes of the state dict's classifier (default: the builder's)")
+    parser.add_argument("--variant", help="the builder's layout (default: the card's)")
+
+
+def _run_convert(args):
+    """Convert a torch state dict into a Keras .weights.h5 file for a builder."""
+    from keras_arches import registry
+
+    if not args.output.endswith(".weights.h5"):
+        raise ValueError(f"-o must end in .weights.h5. Received: {args.output!r}")
+    if not os.path.isfile(args.state_dict):
+        raise ValueError(f"No state dict file {args.state_dict!r}.")
+    name, _, tag = args.model.partition(".")
+    kwargs = {} if args.classes is None else {"classes": args.classes}
+    variant = args.variant or (registry.model_info(args.model).variant if tag else None)
+    if variant:
+        kwargs["variant"] = variant
+    model = registry.get_model(name, weights=args.state_dict, **kwargs)
+    model.save_weights(args.output)
+    print(f"{args.output}: {model.count_params():,d} parameters of {model.name}, "
+          f"from {args.state_dict}")
 
 
 def _run_summary(args):
@@ -199,6 +286,8 @@ COMMANDS = [
         _run_list,
     ),
     ("summary", _add_model_arguments, _run_summary),
+    ("predict", _add_predict_arguments, _run_predict),
+    ("convert", _add_convert_arguments, _run_convert),
     ("export", _add_export_arguments, _run_export),
     ("profile", add_profile_arguments, run_profile_command),
     ("train", _add_train_arguments, _run_train),

@@ -11,6 +11,7 @@ random is a function of ``seed`` and the epoch, so a resumed run sees the same b
 
 import dataclasses
 import functools
+import json
 import math
 import os
 import warnings
@@ -263,21 +264,71 @@ def preprocess_input(x, model):
     return preprocess(np.asarray(x, "float32"), preprocessing_for(model))
 
 
-def decode_predictions(preds, top=5):
-    """``[(class id, name, probability), ...]`` per image for ImageNet-1k predictions.
+@functools.lru_cache(maxsize=None)
+def imagenet_classes():
+    """The ImageNet-1k class index: ``[(wnid, name), ...]`` in class order.
 
-    keras.applications' decoder, with the ImageNet class index it downloads once into the
-    Keras cache.
+    keras.applications' ``imagenet_class_index.json`` format, shipped with the package (made by
+    ``tools/make_imagenet_classes.py`` from tensorflow-datasets' class order and WordNet's first
+    lemmas), so decoding needs no download.
     """
-    from keras.applications import imagenet_utils
+    path = os.path.join(os.path.dirname(__file__), "resources", "imagenet_class_index.json")
+    with open(path) as file:
+        index = json.load(file)
+    return [tuple(index[str(i)]) for i in range(len(index))]
 
+
+def decode_predictions(preds, top=5):
+    """``[(wnid, name, probability), ...]`` per image, best first, for ImageNet-1k predictions.
+
+    The output of ``keras.applications.imagenet_utils.decode_predictions``, from the class
+    index shipped with the package (:func:`imagenet_classes`).
+    """
     preds = np.asarray(preds)
     if preds.ndim != 2 or preds.shape[1] != 1000:
         raise ValueError(
             "decode_predictions needs ImageNet-1k predictions of shape (batch, 1000). "
             f"Received: {preds.shape}"
         )
-    return imagenet_utils.decode_predictions(preds, top=top)
+    if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= 1000:
+        raise ValueError(f"`top` must be an integer in [1, 1000]. Received: top={top!r}")
+    classes = imagenet_classes()
+    best = np.argsort(-preds, axis=1, kind="stable")[:, :top]
+    return [[(*classes[i], float(row[i])) for i in order] for row, order in zip(preds, best)]
+
+
+def load_images(paths, model):
+    """Image files as a batch in [0, 255], sized for ``model`` as its checkpoint was evaluated.
+
+    The eval transform of timm and torchvision: resize the shorter side to
+    ``size / crop_pct`` with the checkpoint's interpolation, then take the central
+    ``size`` x ``size`` crop (``size``: the model's input). Without a checkpoint, crop fraction
+    0.875 and bilinear. Apply :func:`preprocess_input` afterwards. ``model`` is a model a
+    builder made.
+    """
+    info = model_info(model)
+    checkpoint = info.checkpoint_for(info.checkpoint) if info.checkpoint else None
+    crop_pct = checkpoint.crop_pct if checkpoint else CROP_FRACTION
+    method = checkpoint.interpolation if checkpoint else "bilinear"
+    shape = model.input_shape[1:]
+    size, channels = shape[:2], shape[-1]
+    if None in size:
+        size = (info.default_size, info.default_size)
+    images = []
+    for path in paths:
+        try:
+            image = tf.io.decode_image(tf.io.read_file(str(path)), expand_animations=False)
+        except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as error:
+            raise ValueError(f"Cannot read {path!r} as an image: {error.message}") from None
+        image = _to_channels(tf.cast(image, "float32"), channels)
+        height, width = image.shape[:2]
+        short = math.floor(max(size) / crop_pct)  # torchvision's Resize(int): the shorter side
+        resized = [max(s, short if d == min(height, width) else int(short * d / min(height, width)))
+                   for s, d in zip(size, (height, width))]
+        image = tf.image.resize(image, resized, method=method, antialias=True)
+        top, left = ((r - s) // 2 for r, s in zip(resized, size))
+        images.append(image[top:top + size[0], left:left + size[1]])
+    return np.stack([np.clip(image.numpy(), 0, 255) for image in images])
 
 
 def _to_channels(image, channels):

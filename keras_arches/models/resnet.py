@@ -774,7 +774,7 @@ _RESNEXT101_64X4D_CHECKPOINTS = (
     timm_checkpoint("resnext101_64x4d.c1_in1k", "timm.resnet", 82.446, "apache-2.0", crop_pct=0.95),
     timm_checkpoint("resnext101_64x4d.gluon_in1k", "timm.resnet", 80.64, "apache-2.0"),
     torchvision_checkpoint(
-        "tv_in1k", "resnext101_64x4d-173b62eb.pth", "torchvision.resnet", 83.246,
+        "tv_in1k", "resnext101_64x4d-173b62eb.pth", "torchvision.resnet", 83.246, resize=232,
     ),
 )
 
@@ -955,7 +955,10 @@ def SEResNeXt50_32x4d(
 
 _SENET154_CHECKPOINTS = (
     timm_checkpoint(
-        "senet154.in1k", "timm.legacy_senet", 81.32, "apache-2.0", interpolation="bilinear", url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/legacy_senet154-e9eb9fe6.pth",
+        "legacy_senet154.in1k", "timm.legacy_senet", 81.32, "apache-2.0",
+        interpolation="bilinear",
+        url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/"
+        "legacy_senet154-e9eb9fe6.pth",
     ),
 )
 
