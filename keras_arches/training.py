@@ -284,9 +284,19 @@ def _read_history(csv_path):
     return [by_epoch[e] for e in sorted(by_epoch)]
 
 
+def _output_layer(model):
+    """The layer that computes the model's first output (public API: ``layer.output``)."""
+    for layer in reversed(model.layers):
+        try:
+            if layer.output is model.outputs[0]:
+                return layer
+        except (AttributeError, ValueError):  # a layer called more than once has no .output
+            continue
+    return None
+
+
 def _outputs_are_logits(model):
-    layer = model.outputs[0]._keras_history.operation
-    activation = getattr(layer, "activation", None)
+    activation = getattr(_output_layer(model), "activation", None)
     return activation is None or activation is keras.activations.linear
 
 
