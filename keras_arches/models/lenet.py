@@ -1,6 +1,7 @@
 """LeNet-5 (LeCun, Bottou, Bengio & Haffner 1998) and the lecture's modern LeNet."""
 
 import dataclasses
+import os
 
 from keras import layers
 
@@ -15,6 +16,11 @@ _PAPER = (
     "Recognition (Proc. IEEE 86(11))"
 )
 VARIANTS = ("1998", "modern")
+# The modern variant trained by the README's main job on the embedded MNIST subset, made by
+# benchmarks/make_lenet5_mnist.py (package data).
+MNIST_WEIGHTS = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "files", "lenet5_mnist.weights.h5"
+)
 
 
 def _lenet5_1998(c, c3_table):
