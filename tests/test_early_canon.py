@@ -10,6 +10,7 @@ import pytest
 from conftest import random_images
 
 import keras_arches
+from keras_arches import data
 from keras_arches.layers import CeilPooling2D, ConnectionTableConv2D, FireModule
 from keras_arches.layers.connection_table import LENET5_C3_TABLE
 from keras_arches.models.googlenet import inception_module
@@ -119,6 +120,27 @@ def test_lenet5_modern_and_input_sizes():
         keras_arches.LeNet5(variant="2012")
     with pytest.raises(ValueError, match="c3_table"):
         keras_arches.LeNet5(variant="modern", c3_table=True)
+
+
+def test_lenet5_mnist_weights_reach_the_readme_s_accuracy():
+    # The shipped file of benchmarks/make_lenet5_mnist.py, the README's main job: 96.9 % on the
+    # 1,000 embedded test images, with the card's "unit" preprocessing (x / 255).
+    x, y = data._embedded_arrays()
+    test = data.embedded_split("test")
+    model = keras_arches.LeNet5(weights="mnist")
+    assert model.input_shape == (None, 28, 28, 1) and model.count_params() == 1_256_080
+    assert keras_arches.model_info(model).preprocessing == "unit"
+    images = data.preprocess(x[test].astype("float32"), "unit")
+    predictions = model.predict(images, batch_size=250, verbose=0).argmax(-1)
+    assert round(float(np.mean(predictions == y[test])), 3) == 0.969
+    # The same file without the top gives the trained features.
+    features = keras_arches.LeNet5(weights="mnist", include_top=False)
+    body = keras.Model(model.input, model.get_layer("pool2").output)
+    np.testing.assert_allclose(features(images[:4]), body(images[:4]), rtol=1e-6)
+    with pytest.raises(ValueError, match="variant='modern'"):
+        keras_arches.LeNet5(weights="mnist", variant="1998")
+    with pytest.raises(ValueError, match="10-class"):
+        keras_arches.LeNet5(weights="mnist", classes=5)
 
 
 def test_lenet5_c3_table_round_trips(tmp_path):
