@@ -122,9 +122,12 @@ def NiN(
     authors'. With a CIFAR checkpoint and the top, the default ``classes`` is the checkpoint's
     10. ``variant=None`` is ``"imagenet"``. Returns a Keras ``Model``.
     """
-    if variant == "imagenet":
-        variant = None
-    info = NiN.info.resolve_variant(weights, variant)
+    info = NiN.info.resolve_variant(weights, None if variant == "imagenet" else variant)
+    if variant == "imagenet" and info.variant is not None:
+        raise ValueError(
+            f"The checkpoint {weights!r} of nin is in the {info.variant} layout, not "
+            "variant='imagenet'. Pass that variant or leave `variant` unset."
+        )
     check_rate("dropout_rate", dropout_rate)
     checkpoint = info.checkpoint_for(weights) if isinstance(weights, str) else None
     if include_top and checkpoint is not None and classes == 1000:
