@@ -205,7 +205,8 @@ def test_a_checkpoint_chooses_its_layout_end_to_end(tmp_path, monkeypatch):
     x = images()
     np.testing.assert_allclose(model(x), torch_logits(reference, x), rtol=1e-4, atol=1e-4)
     found = keras_arches.model_info(model)
-    assert (found.variant, found.checkpoint, found.preprocessing) == ("torchvision", "tv_in1k", "tf")
+    expected = ("torchvision", "tv_in1k", "tf")
+    assert (found.variant, found.checkpoint, found.preprocessing) == expected
     assert found.checkpoint_for("tv_in1k").mean == (0.5, 0.5, 0.5)  # transform_input
     with_heads = keras_arches.GoogLeNet(weights="tv_in1k", input_shape=(SIZE, SIZE, 3),
                                         aux_classifiers=True)

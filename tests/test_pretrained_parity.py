@@ -278,9 +278,9 @@ def _variant(builder, variant, reference, layout, size, slow=False, **options):
 
 # (builder, variant, reference model, layout, input size, _pair options). At 95x127 AlexNet's
 # pool5 map is 2x3, so fc6's rows are permuted from C,H,W; its inputs are scaled by 30, else
-# PyTorch's default initialisation leaves logits that hardly depend on them. ZFNet's top fixes 224 px; its inputs
-# are scaled by 10 so that LRN is far from the identity (at scale 1 the default layout is only
-# 1.6e-3 away from pytorchcv's, at 10 it is 0.17 away).
+# PyTorch's default initialisation leaves logits that hardly depend on them. ZFNet's top fixes
+# 224 px; its inputs are scaled by 10 so that LRN is far from the identity (at scale 1 the
+# default layout is only 1.6e-3 away from pytorchcv's, at 10 it is 0.17 away).
 VARIANT_PAIRS = [
     _variant("AlexNet", "torchvision", _torchvision_alexnet_at((2, 3)), "torchvision.alexnet",
              (95, 127), image_scale=30.0),

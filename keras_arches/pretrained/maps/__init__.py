@@ -1,7 +1,14 @@
 """The registered source layouts, one module per model family."""
 
 from keras_arches.pretrained.maps import (
-    alexnet, densenet, googlenet, inception, nin, resnet, squeezenet, vgg,
+    alexnet,
+    densenet,
+    googlenet,
+    inception,
+    nin,
+    resnet,
+    squeezenet,
+    vgg,
 )
 
 #: Layout name ("torchvision.resnet", "timm.inception_v4", ...) -> :class:`Layout`.
