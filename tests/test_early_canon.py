@@ -378,3 +378,37 @@ def test_ceil_pooling_matches_caffe(mode, size, tmp_path):
     np.testing.assert_array_equal(keras.saving.load_model(tmp_path / "pool.keras")(x), model(x))
     with pytest.raises(ValueError, match="mode"):
         CeilPooling2D(mode="min")
+
+
+# -- the reference layouts (`variant=`) ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "builder, variant, size, options",
+    [
+        ("AlexNet", "torchvision", 63, {"include_top": False, "pooling": "avg"}),
+        ("GoogLeNet", "torchvision", 64, {"aux_classifiers": True, "classes": 5}),
+        ("ZFNet", "pytorchcv", 224, {"include_top": False, "pooling": "avg"}),
+        ("NiN", "pytorchcv_cifar", 32, {"classes": 10}),
+    ],
+    ids=["AlexNet", "GoogLeNet", "ZFNet", "NiN"],
+)
+def test_reference_layouts_in_both_data_formats_and_after_a_keras_round_trip(
+        builder, variant, size, options, tmp_path):
+    def outputs(model, x):
+        out = model(x, training=False)
+        return np.stack([np.asarray(o) for o in (out if isinstance(out, list) else [out])])
+
+    build = getattr(keras_arches, builder)
+    last = build(weights=None, input_shape=(size, size, 3), variant=variant, **options)
+    x = random_images((size, size, 3))
+    expected = outputs(last, x)
+    last.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    assert keras_arches.model_info(reloaded).variant == variant
+    np.testing.assert_allclose(outputs(reloaded, x), expected, rtol=1e-6)
+    keras.config.set_image_data_format("channels_first")
+    first = build(weights=None, input_shape=(3, size, size), variant=variant, **options)
+    first.set_weights(last.get_weights())
+    got = outputs(first, np.transpose(x, (0, 3, 1, 2)))
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
