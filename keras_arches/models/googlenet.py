@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import keras
 from keras import layers
 
 from keras_arches.contract import Contract, check_rate, check_width, scale_width
@@ -111,6 +112,12 @@ def _torchvision_aux(c, x, name, data_format):
 
 
 def _torchvision_googlenet(c, aux_classifiers, dropout_rate):
+    if aux_classifiers and not hasattr(layers, "AdaptiveAveragePooling2D"):
+        raise ValueError(
+            "torchvision's GoogLeNet aux heads need keras.layers.AdaptiveAveragePooling2D, new "
+            f"in Keras 3.13 (installed: {keras.__version__}). Upgrade Keras, or build with "
+            "aux_classifiers=False."
+        )
     data_format = data_format_for(c.channel_axis)
     x = layers.ZeroPadding2D(3, data_format=data_format, name="conv1_pad")(c.image)
     x = _torchvision_unit(x, 64, 7, "conv1_7x7", strides=2, data_format=data_format)
