@@ -160,7 +160,7 @@ _CHECKPOINTS = (
     checkpoints=_CHECKPOINTS,
     variants={
         "torchvision": dict(
-            twin="torchvision googlenet", min_size=32, params=6_639_464,
+            twin="torchvision googlenet", min_size=15, params=6_639_464,
             preprocessing="tf", layout="torchvision.googlenet", default_checkpoint="tv_in1k",
             published_top1=(69.778, "torchvision"),
             classifier=("predictions", "aux1_fc2", "aux2_fc2"),
@@ -197,8 +197,9 @@ def GoogLeNet(
     chooses it): every conv without bias and followed by batch norm (eps 1e-3), no LRN, a 3x3
     conv in the "5x5" branch, a 2x2/2 max pool before 5a, and its own aux heads (adaptive 4x4
     average pool -> conv 1x1 128 + BN -> FC 1024 -> dropout 0.7 -> FC ``classes``); minimum input
-    32. That checkpoint expects Keras' "tf" preprocessing (torchvision's ``transform_input``).
-    ``width_multiplier`` applies to the paper's layout only. Returns a Keras ``Model``.
+    15, torchvision's. That checkpoint expects Keras' "tf" preprocessing (torchvision's
+    ``transform_input``). ``width_multiplier`` applies to the paper's layout only. Returns a Keras
+    ``Model``.
     """
     info = GoogLeNet.info.resolve_variant(weights, variant)
     check_bool("aux_classifiers", aux_classifiers)
