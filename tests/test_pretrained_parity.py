@@ -327,8 +327,10 @@ def test_googlenet_torchvision_aux_heads(tmp_path):
     for path in files:
         conversion = load_state_dict(ours, read_state_dict(path), "torchvision.googlenet")
         assert not conversion.dropped
-        for got, expected in zip(_keras(ours, images), [main, *aux]):
-            assert _relative_error(keras.ops.convert_to_numpy(got), expected) <= TOLERANCE
+        errors = [_relative_error(keras.ops.convert_to_numpy(got), expected)
+                  for got, expected in zip(ours(images, training=False), [main, *aux])]
+        print(f"\nGoogLeNet torchvision [main, aux1, aux2] <- {path.name}: {errors}")
+        assert max(errors) <= TOLERANCE
     # Without the heads, exactly their tensors are left out.
     plain = keras_arches.GoogLeNet(weights=None, input_shape=(*size, 3), variant="torchvision",
                                    classifier_activation=None)
