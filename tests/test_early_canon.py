@@ -412,3 +412,12 @@ def test_reference_layouts_in_both_data_formats_and_after_a_keras_round_trip(
     first.set_weights(last.get_weights())
     got = outputs(first, np.transpose(x, (0, 3, 1, 2)))
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_reference_layouts_refuse_what_they_do_not_have():
+    with pytest.raises(ValueError, match="one tower"):
+        keras_arches.AlexNet(variant="torchvision", groups=1)
+    with pytest.raises(ValueError, match="paper's layout only"):
+        keras_arches.GoogLeNet(variant="torchvision", width_multiplier=0.5)
+    with pytest.raises(ValueError, match=r"`variant` must be one of \[None, 'pytorchcv'\]"):
+        keras_arches.ZFNet(variant="caffe")
