@@ -272,7 +272,7 @@ def imagenet_classes():
     ``tools/make_imagenet_classes.py`` from tensorflow-datasets' class order and WordNet's first
     lemmas), so decoding needs no download.
     """
-    path = os.path.join(os.path.dirname(__file__), "resources", "imagenet_class_index.json")
+    path = os.path.join(os.path.dirname(__file__), "files", "imagenet_class_index.json")
     with open(path) as file:
         index = json.load(file)
     return [tuple(index[str(i)]) for i in range(len(index))]

@@ -8,6 +8,7 @@ source checkpoint is converted once into the builder's layout and cached beside 
 """
 
 import hashlib
+import inspect
 import os
 import tempfile
 
@@ -63,6 +64,20 @@ def checkpoint_file(info, checkpoint):
     return fetch(checkpoint.url, f"{info.name}.{checkpoint.tag}{extension}", checkpoint.file_hash)
 
 
+def _reference_options(info, checkpoint, state_dict):
+    """The builder options of the checkpoint's layout: its ``variant``, and the auxiliary heads
+    when it carries theirs (so that the converted file holds them too)."""
+    from keras_arches.pretrained import get_layout
+
+    options = {} if checkpoint.variant is None else {"variant": checkpoint.variant}
+    if "aux_classifiers" in inspect.signature(info.builder).parameters:
+        layout = get_layout(checkpoint.layout)
+        prefixes = {layout.prefix(n) for n in layout.optional if n.startswith("aux")} - {None}
+        if any(key.startswith(f"{p}.") for p in prefixes for key in state_dict):
+            options["aux_classifiers"] = True
+    return options
+
+
 def converted_file(info, checkpoint):
     """``checkpoint`` converted once into the builder's layout, as a cached ``.weights.h5``."""
     from keras_arches.pretrained import load_state_dict, read_state_dict
@@ -74,6 +89,7 @@ def converted_file(info, checkpoint):
     size = info.default_size if info.fixed_size_top else (info.test_size or info.min_size)
     reference = info.builder(
         weights=None, classes=checkpoint.classes, input_shape=(size, size, info.channels),
+        **_reference_options(info, checkpoint, state_dict),
     )
     load_state_dict(reference, state_dict, checkpoint.layout)
     with tempfile.NamedTemporaryFile(dir=cache_dir(), suffix=".weights.h5", delete=False) as tmp:

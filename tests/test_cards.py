@@ -94,3 +94,26 @@ def test_train_takes_a_built_model_with_its_card_s_recipe_and_preprocessing(
                                 run_dir=str(tmp_path / "run"), verbose=0)
     assert seen["preprocessing"] == "torch"
     assert result.config["recipe"] == "resnet"
+
+
+VARIANT_CARDS = [(card, variant) for card in registry.cards() for variant in card.variants]
+
+
+@pytest.mark.parametrize("card, variant", VARIANT_CARDS,
+                         ids=[f"{c.name}-{v}" for c, v in VARIANT_CARDS])
+def test_every_variant_card_is_complete_and_its_checkpoints_choose_it(card, variant):
+    layout = card.for_variant(variant)
+    assert layout.variant == variant and layout.name == card.name
+    assert layout.preprocessing in registry.PREPROCESSING
+    assert layout.min_size <= layout.default_size
+    own = [c.tag for c in card.checkpoints if c.variant == variant]
+    assert set(own) <= set(layout.tags)
+    if layout.default_checkpoint is not None:
+        assert layout.default_checkpoint in own
+    for tag in own:
+        named = keras_arches.model_info(f"{card.name}.{tag}")
+        assert (named.variant, named.checkpoint, named.params) == (variant, tag, layout.params)
+        assert card.resolve_variant(tag).variant == variant
+        assert tag not in card.tags  # the default layout does not offer it
+    with pytest.raises(ValueError, match="`variant` must be one of"):
+        card.for_variant("no such layout")

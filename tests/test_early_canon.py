@@ -10,6 +10,7 @@ import pytest
 from conftest import random_images
 
 import keras_arches
+from keras_arches import data
 from keras_arches.layers import CeilPooling2D, ConnectionTableConv2D, FireModule
 from keras_arches.layers.connection_table import LENET5_C3_TABLE
 from keras_arches.models.googlenet import inception_module
@@ -119,6 +120,27 @@ def test_lenet5_modern_and_input_sizes():
         keras_arches.LeNet5(variant="2012")
     with pytest.raises(ValueError, match="c3_table"):
         keras_arches.LeNet5(variant="modern", c3_table=True)
+
+
+def test_lenet5_mnist_weights_reach_the_readme_s_accuracy():
+    # The shipped file of benchmarks/make_lenet5_mnist.py, the README's main job: 96.9 % on the
+    # 1,000 embedded test images, with the card's "unit" preprocessing (x / 255).
+    x, y = data._embedded_arrays()
+    test = data.embedded_split("test")
+    model = keras_arches.LeNet5(weights="mnist")
+    assert model.input_shape == (None, 28, 28, 1) and model.count_params() == 1_256_080
+    assert keras_arches.model_info(model).preprocessing == "unit"
+    images = data.preprocess(x[test].astype("float32"), "unit")
+    predictions = model.predict(images, batch_size=250, verbose=0).argmax(-1)
+    assert round(float(np.mean(predictions == y[test])), 3) == 0.969
+    # The same file without the top gives the trained features.
+    features = keras_arches.LeNet5(weights="mnist", include_top=False)
+    body = keras.Model(model.input, model.get_layer("pool2").output)
+    np.testing.assert_allclose(features(images[:4]), body(images[:4]), rtol=1e-6)
+    with pytest.raises(ValueError, match="variant='modern'"):
+        keras_arches.LeNet5(weights="mnist", variant="1998")
+    with pytest.raises(ValueError, match="10-class"):
+        keras_arches.LeNet5(weights="mnist", classes=5)
 
 
 def test_lenet5_c3_table_round_trips(tmp_path):
@@ -356,3 +378,46 @@ def test_ceil_pooling_matches_caffe(mode, size, tmp_path):
     np.testing.assert_array_equal(keras.saving.load_model(tmp_path / "pool.keras")(x), model(x))
     with pytest.raises(ValueError, match="mode"):
         CeilPooling2D(mode="min")
+
+
+# -- the reference layouts (`variant=`) ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "builder, variant, size, options",
+    [
+        ("AlexNet", "torchvision", 63, {"include_top": False, "pooling": "avg"}),
+        ("GoogLeNet", "torchvision", 64, {"aux_classifiers": True, "classes": 5}),
+        ("ZFNet", "pytorchcv", 224, {"include_top": False, "pooling": "avg"}),
+        ("NiN", "pytorchcv_cifar", 32, {"classes": 10}),
+    ],
+    ids=["AlexNet", "GoogLeNet", "ZFNet", "NiN"],
+)
+def test_reference_layouts_in_both_data_formats_and_after_a_keras_round_trip(
+        builder, variant, size, options, tmp_path):
+    def outputs(model, x):
+        out = model(x, training=False)
+        return np.stack([np.asarray(o) for o in (out if isinstance(out, list) else [out])])
+
+    build = getattr(keras_arches, builder)
+    last = build(weights=None, input_shape=(size, size, 3), variant=variant, **options)
+    x = random_images((size, size, 3))
+    expected = outputs(last, x)
+    last.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    assert keras_arches.model_info(reloaded).variant == variant
+    np.testing.assert_allclose(outputs(reloaded, x), expected, rtol=1e-6)
+    keras.config.set_image_data_format("channels_first")
+    first = build(weights=None, input_shape=(3, size, size), variant=variant, **options)
+    first.set_weights(last.get_weights())
+    got = outputs(first, np.transpose(x, (0, 3, 1, 2)))
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_reference_layouts_refuse_what_they_do_not_have():
+    with pytest.raises(ValueError, match="one tower"):
+        keras_arches.AlexNet(variant="torchvision", groups=1)
+    with pytest.raises(ValueError, match="paper's layout only"):
+        keras_arches.GoogLeNet(variant="torchvision", width_multiplier=0.5)
+    with pytest.raises(ValueError, match=r"`variant` must be one of \[None, 'pytorchcv'\]"):
+        keras_arches.ZFNet(variant="caffe")

@@ -181,3 +181,39 @@ def test_preprocess_input_follows_the_checkpoint():
     mean = np.array((0.4914, 0.4822, 0.4465), "float32")
     std = np.array((0.2023, 0.1994, 0.2010), "float32")
     np.testing.assert_allclose(cifar, (x / 255 - mean) / std, rtol=1e-5)
+
+
+def test_a_checkpoint_chooses_its_layout_end_to_end(tmp_path, monkeypatch):
+    # A random torchvision GoogLeNet, aux heads included, served as googlenet's "tv_in1k":
+    # "googlenet.tv_in1k" builds torchvision's layout (not the paper's) and loads it, heads too.
+    torch.manual_seed(0)
+    reference = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=False)
+    reference.eval()
+    path = tmp_path / "googlenet-random.pth"
+    torch.save(reference.state_dict(), path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    info = keras_arches.model_info("googlenet")
+    checkpoint = dataclasses.replace(info.checkpoint_for("tv_in1k"), url=path.as_uri(),
+                                     file_hash=f"sha256:{digest[:8]}")
+    card = dataclasses.replace(info, checkpoints=(checkpoint,))
+    monkeypatch.setitem(registry._REGISTRY, "googlenet", card)
+    monkeypatch.setattr(keras_arches.GoogLeNet, "info", card)
+
+    model = keras_arches.get_model("googlenet.tv_in1k", input_shape=(SIZE, SIZE, 3),
+                                   classifier_activation=None)
+    x = images()
+    np.testing.assert_allclose(model(x), torch_logits(reference, x), rtol=1e-4, atol=1e-4)
+    found = keras_arches.model_info(model)
+    expected = ("torchvision", "tv_in1k", "tf")
+    assert (found.variant, found.checkpoint, found.preprocessing) == expected
+    assert found.checkpoint_for("tv_in1k").mean == (0.5, 0.5, 0.5)  # transform_input
+    with_heads = keras_arches.GoogLeNet(weights="tv_in1k", input_shape=(SIZE, SIZE, 3),
+                                        aux_classifiers=True)
+    # The converted file holds the heads: aux1's fc1, rows in Keras' H,W,C flatten order.
+    fc1 = reference.aux1.fc1.weight.detach().numpy().reshape(1024, 128, 4, 4)
+    np.testing.assert_array_equal(with_heads.get_layer("aux1_fc1").kernel.numpy(),
+                                  fc1.transpose(2, 3, 1, 0).reshape(-1, 1024))
+    for variant in ("cifar10", "imagenet"):  # an explicit contradicting layout
+        with pytest.raises(ValueError, match=f"not variant='{variant}'"):
+            keras_arches.NiN(weights="cifar10", variant=variant)

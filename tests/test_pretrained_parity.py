@@ -83,13 +83,14 @@ def _randomise(model, size, seed=0, batch=8):
     return model
 
 
-def _images(size, seed=1):
-    return np.random.default_rng(seed).normal(size=(2, *size, 3)).astype("float32")
+def _images(size, seed=1, scale=1.0):
+    return (scale * np.random.default_rng(seed).normal(size=(2, *size, 3))).astype("float32")
 
 
 def _reference(model, images):
+    # Contiguous: pytorchcv's AlexNet/ZFNet flatten with .view, which a transposed layout breaks.
     with torch.no_grad():
-        return model(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()
+        return model(torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))).numpy()
 
 
 def _keras(model, images):
@@ -114,19 +115,23 @@ def _save(model, tmp_path, rename=str, pth_zip=False):
     return files
 
 
-def _pair(builder, reference, layout, size, tmp_path, **save_options):
-    """Builds both models, loads each saved file into ours, checks the logits; returns the
-    relative errors per file, our model, the source and the test images."""
-    assert min(size) >= keras_arches.model_info(builder).min_size
+def _pair(builder, reference, layout, size, tmp_path, options=None, image_scale=1.0,
+          **save_options):
+    """Builds both models (ours with the builder ``options``, e.g. a ``variant``), loads each
+    saved file into ours, checks the logits; returns the relative errors per file, our model,
+    the source and the test images."""
+    options = options or {}
+    card = keras_arches.model_info(builder).for_variant(options.get("variant"))
+    assert min(size) >= card.min_size
     torch.manual_seed(0)
     source = _randomise(reference(), size)
-    images = _images(size)
+    images = _images(size, scale=image_scale)
     expected = _reference(source, images)
     # The test means something only if the logits depend on the input.
     assert np.abs(expected[0] - expected[1]).max() > 1e-2 * np.abs(expected).max()
     ours = getattr(keras_arches, builder)(
         weights=None, input_shape=(*size, 3), classes=expected.shape[-1],
-        classifier_activation=None,
+        classifier_activation=None, **options,
     )
     errors = {}
     for path in _save(source, tmp_path, **save_options):
@@ -246,6 +251,120 @@ def test_vgg_parity(builder, name, tmp_path):
     with torch.no_grad():
         features = source.features(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()
     assert _relative_error(_keras(notop, images), features.transpose(0, 2, 3, 1)) <= TOLERANCE
+
+
+# -- the reference layouts (builders' `variant=`) ---------------------------------------------
+
+
+def _torchvision_alexnet_at(map_size):
+    """torchvision's alexnet without its adaptive 6x6 pool (an identity only at 224 px), fc6
+    sized for the ``map_size`` pool5 map, so that it runs at a small input."""
+
+    def reference():
+        model = torchvision.models.alexnet(weights=None)
+        model.avgpool = torch.nn.Identity()
+        model.classifier[1] = torch.nn.Linear(256 * map_size[0] * map_size[1], 4096)
+        return model
+
+    return reference
+
+
+def _variant(builder, variant, reference, layout, size, slow=False, **options):
+    return pytest.param(
+        builder, variant, reference, layout, size, options,
+        marks=[pytest.mark.slow] if slow else [], id=f"{builder}-{variant}",
+    )
+
+
+# (builder, variant, reference model, layout, input size, _pair options). At 95x127 AlexNet's
+# pool5 map is 2x3, so fc6's rows are permuted from C,H,W; its inputs are scaled by 30, else
+# PyTorch's default initialisation leaves logits that hardly depend on them. ZFNet's top fixes
+# 224 px; its inputs are scaled by 10 so that LRN is far from the identity (at scale 1 the
+# default layout is only 1.6e-3 away from pytorchcv's, at 10 it is 0.17 away).
+VARIANT_PAIRS = [
+    _variant("AlexNet", "torchvision", _torchvision_alexnet_at((2, 3)), "torchvision.alexnet",
+             (95, 127), image_scale=30.0),
+    _variant("GoogLeNet", "torchvision", _torchvision("googlenet", aux_logits=False,
+                                                      init_weights=False),
+             "torchvision.googlenet", (64, 64)),
+    _variant("ZFNet", "pytorchcv", _pytorchcv("zfnet"), "pytorchcv.zfnet", (224, 224),
+             slow=True, image_scale=10.0),
+    _variant("NiN", "pytorchcv_cifar", _pytorchcv("nin_cifar10"), "pytorchcv.nin_cifar",
+             (32, 32), pth_zip=True),
+]
+
+
+@pytest.mark.parametrize("builder, variant, reference, layout, size, options", VARIANT_PAIRS)
+def test_variant_parity(builder, variant, reference, layout, size, options, tmp_path):
+    errors, ours, _, _ = _pair(builder, reference, layout, size, tmp_path,
+                               options={"variant": variant}, **options)
+    assert keras_arches.model_info(ours).variant == variant
+    assert errors.keys() >= {"model.safetensors", "model.pth"}
+
+
+def test_googlenet_torchvision_aux_heads(tmp_path):
+    # At 112 px the heads see 7x7 maps, which torchvision's adaptive pool averages over
+    # overlapping 2- and 3-pixel windows into 4x4. torchvision runs its heads in training mode
+    # only: here they are called on the eval-mode features of inception4a and 4d.
+    size = (112, 112)
+    torch.manual_seed(0)
+    source = _randomise(torchvision.models.googlenet(weights=None, aux_logits=True,
+                                                     init_weights=False), size)
+    features = {}
+    hooks = [getattr(source, block).register_forward_hook(
+        lambda module, inputs, output, block=block: features.__setitem__(block, output))
+        for block in ("inception4a", "inception4d")]
+    images = _images(size)
+    main = _reference(source, images)
+    for hook in hooks:
+        hook.remove()
+    with torch.no_grad():
+        aux = [source.aux1(features["inception4a"]).numpy(),
+               source.aux2(features["inception4d"]).numpy()]
+    ours = keras_arches.GoogLeNet(weights=None, input_shape=(*size, 3), variant="torchvision",
+                                  aux_classifiers=True, classifier_activation=None)
+    files = _save(source, tmp_path)
+    for path in files:
+        conversion = load_state_dict(ours, read_state_dict(path), "torchvision.googlenet")
+        assert not conversion.dropped
+        errors = [_relative_error(keras.ops.convert_to_numpy(got), expected)
+                  for got, expected in zip(ours(images, training=False), [main, *aux])]
+        print(f"\nGoogLeNet torchvision [main, aux1, aux2] <- {path.name}: {errors}")
+        assert max(errors) <= TOLERANCE
+    # Without the heads, exactly their tensors are left out.
+    plain = keras_arches.GoogLeNet(weights=None, input_shape=(*size, 3), variant="torchvision",
+                                   classifier_activation=None)
+    conversion = load_state_dict(plain, read_state_dict(files[0]), "torchvision.googlenet")
+    assert {key.split(".")[0] for key in conversion.dropped} == {"aux1", "aux2"}
+    assert _relative_error(_keras(plain, images), main) <= TOLERANCE
+
+
+def _keras_convention_count(model):
+    """Parameters plus batch-norm running statistics, as Keras' count_params() counts them."""
+    buffers = sum(b.numel() for name, b in model.named_buffers() if "running" in name)
+    return sum(p.numel() for p in model.parameters()) + buffers
+
+
+@pytest.mark.parametrize(
+    "builder, options, reference",
+    [
+        ("AlexNet", {"variant": "torchvision"}, _torchvision("alexnet")),
+        ("GoogLeNet", {"variant": "torchvision"},
+         _torchvision("googlenet", aux_logits=False, init_weights=False)),
+        ("GoogLeNet", {"variant": "torchvision", "aux_classifiers": True},
+         _torchvision("googlenet", aux_logits=True, init_weights=False)),
+        ("ZFNet", {"variant": "pytorchcv"}, _pytorchcv("zfnet")),
+        ("NiN", {"variant": "pytorchcv_cifar", "classes": 10}, _pytorchcv("nin_cifar10")),
+    ],
+    ids=["AlexNet-torchvision", "GoogLeNet-torchvision", "GoogLeNet-torchvision-aux",
+         "ZFNet-pytorchcv", "NiN-pytorchcv_cifar"],
+)
+def test_variant_parameter_counts(builder, options, reference):
+    ours = getattr(keras_arches, builder)(weights=None, **options)
+    expected = _keras_convention_count(reference())
+    assert ours.count_params() == expected
+    if "aux_classifiers" not in options:
+        assert keras_arches.model_info(ours).params == expected
 
 
 # -- what the converter leaves out, and what it refuses ----------------------------------------

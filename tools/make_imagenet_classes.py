@@ -1,4 +1,4 @@
-"""Writes ``keras_arches/resources/imagenet_class_index.json``, the ImageNet-1k class index.
+"""Writes ``keras_arches/files/imagenet_class_index.json``, the ImageNet-1k class index.
 
 The format is keras.applications' ``imagenet_class_index.json``: ``{"0": [wnid, name], ...}``.
 The classes are in the order of tensorflow-datasets' ``imagenet2012/labels.txt`` (the sorted
@@ -14,7 +14,7 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGET = os.path.join(ROOT, "keras_arches", "resources", "imagenet_class_index.json")
+TARGET = os.path.join(ROOT, "keras_arches", "files", "imagenet_class_index.json")
 
 
 def wordnet_ids():

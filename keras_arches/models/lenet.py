@@ -1,6 +1,7 @@
 """LeNet-5 (LeCun, Bottou, Bengio & Haffner 1998) and the lecture's modern LeNet."""
 
 import dataclasses
+import os
 
 from keras import layers
 
@@ -15,6 +16,11 @@ _PAPER = (
     "Recognition (Proc. IEEE 86(11))"
 )
 VARIANTS = ("1998", "modern")
+# weights="mnist": the modern variant trained by the README's main job on the embedded MNIST
+# subset (96.9 % on its 1,000 test images), written by benchmarks/make_lenet5_mnist.py.
+MNIST_WEIGHTS = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "files", "lenet5_mnist.weights.h5"
+)
 
 
 def _lenet5_1998(c, c3_table):
@@ -65,7 +71,7 @@ def LeNet5(
     classes=10,
     classifier_activation="softmax",
     name="lenet5",
-    variant="1998",
+    variant=None,
     c3_table=False,
 ):
     """LeNet-5 of LeCun et al. (1998) on 32x32x1 images, or the lecture's modern version.
@@ -79,8 +85,23 @@ def LeNet5(
     ``variant="modern"``: conv 20@5x5 'same' -> max pool 2 -> conv 50@5x5 'same' -> max pool 2 ->
     FC 500 -> ``classes``, ReLU, default and minimum input 28x28x1. ``include_top=False`` returns
     the feature maps before the fully connected layers (S4 for 1998; after C5 is the top).
-    Returns a Keras ``Model``.
+    ``variant=None`` is "1998", except with ``weights="mnist"``: the package's weights of the
+    modern variant, trained by the README's main job (``keras-arches train lenet5`` on the
+    embedded MNIST subset, 10 classes, 28x28x1), which choose "modern". Returns a Keras ``Model``.
     """
+    if isinstance(weights, str) and weights == "mnist":
+        if variant not in (None, "modern"):
+            raise ValueError(
+                "`weights='mnist'` are the weights of variant='modern'. Received: "
+                f"variant={variant!r}"
+            )
+        if include_top and classes != 10:
+            raise ValueError(
+                "`weights='mnist'` has a 10-class top; train a new head from `include_top=False` "
+                f"for other classes. Received: classes={classes!r}"
+            )
+        variant, weights = "modern", MNIST_WEIGHTS
+    variant = "1998" if variant is None else variant
     if variant not in VARIANTS:
         raise ValueError(f"`variant` must be one of {VARIANTS}. Received: variant={variant!r}")
     check_bool("c3_table", c3_table)

@@ -1,13 +1,11 @@
 """Network in Network (Lin, Chen & Yan, ICLR 2014, arXiv:1312.4400)."""
 
-import dataclasses
-
 from keras import layers
 
 from keras_arches.contract import Contract, check_rate
 from keras_arches.layers import CeilPooling2D
 from keras_arches.models.common import data_format_for, gap_classifier
-from keras_arches.registry import register
+from keras_arches.registry import imgclsmob_checkpoint, register
 
 _PAPER = "Lin, Chen & Yan 2014, Network In Network (ICLR 2014, arXiv:1312.4400)"
 
@@ -25,7 +23,16 @@ _CIFAR = (
     (5, 1, (192, 192, 192), "average", True),
     (3, 1, (192, 192, None), None, True),
 )
-VARIANTS = {"imagenet": _IMAGENET, "cifar10": _CIFAR}
+VARIANTS = {"imagenet": _IMAGENET, "cifar10": _CIFAR, "pytorchcv_cifar": _CIFAR}
+_CIFAR_CARD = dict(default_size=32, min_size=32, params=966_986, params_classes=10,
+                   classifier=("mlpconv3_cccp2",))
+_CHECKPOINTS = (
+    imgclsmob_checkpoint(
+        "cifar10", "v0.0.175", "nin_cifar10-0743-795b0824",
+        "795b082470b58c1aa94e2f861514b7914f6e2f58", "pytorchcv.nin_cifar", 7.43,
+        variant="pytorchcv_cifar",
+    ),
+)
 
 
 def mlpconv(x, kernel_size, strides, filters, name, padding="same"):
@@ -43,7 +50,18 @@ def mlpconv(x, kernel_size, strides, filters, name, padding="same"):
     return x
 
 
-def _nin(c, blocks, dropout_rate):
+def _pool(x, mode, data_format, name, padded):
+    if not padded:
+        # Caffe's pooling rounds up: 54 -> 27 -> 13 -> 6 at 224, 32 -> 16 -> 8 on CIFAR.
+        return CeilPooling2D(3, 2, mode=mode, data_format=data_format, name=name)(x)
+    # pytorchcv's: one pixel of zeros, rounding down, zeros counted in the mean (PyTorch's
+    # count_include_pad); after a ReLU the zeros never win a max.
+    x = layers.ZeroPadding2D(1, data_format=data_format, name=f"{name}_pad")(x)
+    pool = layers.MaxPooling2D if mode == "max" else layers.AveragePooling2D
+    return pool(3, strides=2, data_format=data_format, name=name)(x)
+
+
+def _nin(c, blocks, dropout_rate, padded_pools=False):
     data_format = data_format_for(c.channel_axis)
     x = c.image
     for i, (kernel, strides, filters, pool, dropout_before) in enumerate(blocks, 1):
@@ -53,8 +71,7 @@ def _nin(c, blocks, dropout_rate):
         widths = [f for f in filters if f is not None]
         x = mlpconv(x, kernel, strides, widths, f"mlpconv{i}", padding)
         if pool:
-            # Caffe's pooling rounds up: 54 -> 27 -> 13 -> 6 at 224, 32 -> 16 -> 8 on CIFAR.
-            x = CeilPooling2D(3, 2, mode=pool, data_format=data_format, name=f"mlpconv{i}_pool")(x)
+            x = _pool(x, pool, data_format, f"mlpconv{i}_pool", padded_pools)
     return c.model(gap_classifier(c, x, f"mlpconv{len(blocks)}_cccp2"))
 
 
@@ -65,6 +82,12 @@ def _nin(c, blocks, dropout_rate):
     min_size=224,
     params=7_595_176,
     preprocessing="torch",
+    checkpoints=_CHECKPOINTS,
+    variants={
+        "cifar10": _CIFAR_CARD,
+        "pytorchcv_cifar": dict(_CIFAR_CARD, twin="pytorchcv nin_cifar10",
+                                layout="pytorchcv.nin_cifar", default_checkpoint="cifar10"),
+    },
 )
 def NiN(
     include_top=True,
@@ -75,7 +98,7 @@ def NiN(
     classes=1000,
     classifier_activation="softmax",
     name="nin",
-    variant="imagenet",
+    variant=None,
     dropout_rate=0.5,
 ):
     """Network in Network of Lin et al. (2014): mlpconv layers and a global-average-pooling head.
@@ -89,18 +112,29 @@ def NiN(
     classifier is NiN's: the last 1x1 conv maps to ``classes`` (+ ReLU, as released) and is
     averaged over space, then ``classifier_activation``. That conv is the top: with
     ``include_top=False`` the model ends at the 1x1 conv before it (6x6x1024 / 8x8x192 maps).
-    ``dropout_rate`` (0.5) applies at each dropout. Returns a Keras ``Model``.
+    ``dropout_rate`` (0.5) applies at each dropout. Both pool as the authors' released nets do
+    (their cuda-convnet and Caffe CIFAR-10 configurations: 3x3/2 windows from the first pixel, no
+    padding, rounding up; a clipped average counts only real pixels).
+
+    ``variant="pytorchcv_cifar"`` is pytorchcv 0.0.74's ``nin_cifar10`` (its ``cifar10``
+    checkpoint chooses it): the CIFAR-10 net with PyTorch pools padded by one pixel and rounding
+    down, the padding counted in the average, so its windows are shifted by one pixel from the
+    authors'. With a CIFAR checkpoint and the top, the default ``classes`` is the checkpoint's
+    10. ``variant=None`` is ``"imagenet"``. Returns a Keras ``Model``.
     """
-    if variant not in VARIANTS:
+    info = NiN.info.resolve_variant(weights, None if variant == "imagenet" else variant)
+    if variant == "imagenet" and info.variant is not None:
         raise ValueError(
-            f"`variant` must be one of {sorted(VARIANTS)}. Received: variant={variant!r}"
+            f"The checkpoint {weights!r} of nin is in the {info.variant} layout, not "
+            "variant='imagenet'. Pass that variant or leave `variant` unset."
         )
     check_rate("dropout_rate", dropout_rate)
-    info = NiN.info
-    if variant == "cifar10":
-        info = dataclasses.replace(info, default_size=32, min_size=32)
+    checkpoint = info.checkpoint_for(weights) if isinstance(weights, str) else None
+    if include_top and checkpoint is not None and classes == 1000:
+        classes = checkpoint.classes
     c = Contract(
         info, include_top, weights, input_tensor, input_shape, pooling,
         classes, classifier_activation, name,
     )
-    return _nin(c, VARIANTS[variant], dropout_rate)
+    return _nin(c, VARIANTS[info.variant or "imagenet"], dropout_rate,
+                padded_pools=info.variant == "pytorchcv_cifar")
