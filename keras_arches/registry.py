@@ -8,6 +8,7 @@ Nothing else in the package keeps a table keyed by model name.
 """
 
 import dataclasses
+import functools
 import inspect
 from typing import Callable, Mapping, Optional, Tuple
 
@@ -159,6 +160,14 @@ class ModelInfo:
             named.insert(0, "imagenet")
         return named
 
+    @property
+    def feature_info(self):
+        """Per pyramid level: ``level``, ``stride``, ``channels``, ``layer`` (timm's
+        ``feature_info``), as the builder's ``features_only=True`` returns them."""
+        from keras_arches import backbone
+
+        return backbone.feature_info(self)
+
     def _imagenet_default(self):
         default = next((c for c in self.checkpoints if c.tag == self.default_checkpoint), None)
         return default if default is not None and default.dataset == "imagenet-1k" else None
@@ -196,14 +205,46 @@ class ArchModel(keras.Model):
         return model
 
 
+def _with_features_only(builder):
+    """``builder`` with the keyword-only backbone arguments every registered builder takes.
+
+    ``features_only=True`` builds the model without its top and returns the feature pyramid
+    ``{"P<level>": map}`` (:mod:`keras_arches.backbone`); ``out_levels`` picks levels. The
+    signature stays visible to ``inspect.signature``, with the two arguments last.
+    """
+    signature = inspect.signature(builder)
+
+    @functools.wraps(builder)
+    def build(*args, features_only=False, out_levels=None, **kwargs):
+        if features_only is False and out_levels is None:
+            return builder(*args, **kwargs)
+        from keras_arches import backbone
+
+        arguments = signature.bind(*args, **kwargs).arguments
+        backbone.check_features_only(features_only, out_levels, arguments.get("pooling"))
+        arguments["include_top"] = False
+        model = builder(**arguments)
+        return backbone.pyramid(model, build.info, out_levels)
+
+    build.__signature__ = signature.replace(parameters=[
+        *signature.parameters.values(),
+        inspect.Parameter("features_only", inspect.Parameter.KEYWORD_ONLY, default=False),
+        inspect.Parameter("out_levels", inspect.Parameter.KEYWORD_ONLY, default=None),
+    ])
+    return build
+
+
 def register(*, family, recipe=None, preprocessing, **facts):
     """Decorator adding a builder's card to the registry under its default ``name``.
 
     ``recipe`` defaults to the family's recipe (every family has one of its own name). The card
     is also attached to the builder as ``builder.info`` for :class:`keras_arches.contract.Contract`.
+    The registered builder also takes ``features_only`` and ``out_levels``
+    (:func:`_with_features_only`).
     """
 
     def decorate(builder):
+        builder = _with_features_only(builder)
         name = inspect.signature(builder).parameters["name"].default
         if name in _REGISTRY:
             raise ValueError(f"Model {name!r} is registered twice.")
