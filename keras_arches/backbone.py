@@ -3,11 +3,11 @@
 The taps are found once, generically, on the built functional graph, not listed per
 architecture. A tensor is a *cut* when, right after the layer that makes it, it is the only
 tensor the rest of the network still needs (every later path runs through it: a stage output,
-never a branch inside a block). Each cut's *level* is ``round(log2(size / map size))`` at the
-card's default input size, the pyramid level of keras-hub's ``pyramid_outputs`` ("P3" is stride
-8); the tap of a level is its last cut, so the map just before the layer that strides into the
-next level. ``ZeroPadding2D`` outputs are never taps (a padded map is no feature map). Levels
-are fixed at the default size, so the keys stay the same at any input size.
+never a branch inside a block). Each cut's *level* is ``log2`` of its nominal stride, the
+product of the ``strides`` of the layers before it (rounded, for odd strides), the pyramid level
+of keras-hub's ``pyramid_outputs`` ("P3" is stride 8); the tap of a level is its last cut, so
+the map just before the layer that strides into the next level. ``ZeroPadding2D`` outputs are
+never taps (a padded map is no feature map). The levels do not depend on the input size.
 """
 
 import math
@@ -17,13 +17,6 @@ import keras
 from keras_arches import registry
 
 _FEATURE_INFO: dict = {}
-
-
-def _spatial(shape):
-    """(height, width) of an image tensor's shape (batch axis included)."""
-    if keras.config.image_data_format() == "channels_first":
-        return tuple(shape[2:4])
-    return tuple(shape[1:3])
 
 
 def _channels(shape):
@@ -51,27 +44,24 @@ def _cuts(model):
     return cuts
 
 
-def _probe_sizes(model, tensors, size):
-    """Each tensor's (height, width) when the model's input is ``size`` x ``size``."""
-    shape = list(model.input.shape)
-    if keras.config.image_data_format() == "channels_first":
-        shape[2:4] = (size, size)
-    else:
-        shape[1:3] = (size, size)
-    probe = keras.Model(model.input, tensors)
-    specs = probe.compute_output_spec(keras.KerasTensor([1, *shape[1:]]))
-    return [_spatial(spec.shape) for spec in keras.tree.flatten(specs)]
+def _stride(op):
+    """The stride a layer applies (Conv2D, pooling, CeilPooling2D: ``strides``; others 1)."""
+    strides = getattr(op, "strides", 1)
+    return strides[0] if isinstance(strides, (list, tuple)) else strides
 
 
-def taps(model, info):
+def taps(model):
     """``{level: (layer name, tensor)}`` of a model without its top, levels ascending."""
-    cuts = _cuts(model)
-    sizes = _probe_sizes(model, [t for _, t in cuts], info.default_size)
+    stride = {id(t): 1 for t in keras.tree.flatten(model.inputs)}
+    for op in model.operations:
+        if isinstance(op, keras.layers.InputLayer):
+            continue
+        inputs = [stride.get(id(t), 1) for t in keras.tree.flatten(op.input)]
+        for tensor in keras.tree.flatten(op.output):
+            stride[id(tensor)] = max(inputs, default=1) * _stride(op)
     found = {}
-    for (layer, tensor), (height, _) in zip(cuts, sizes):
-        level = math.floor(math.log2(info.default_size / height) + 0.5)
-        if level >= 0:
-            found[level] = (layer.name, tensor)
+    for layer, tensor in _cuts(model):
+        found[math.floor(math.log2(stride[id(tensor)]) + 0.5)] = (layer.name, tensor)
     return dict(sorted(found.items()))
 
 
@@ -90,7 +80,7 @@ def _check_out_levels(out_levels, available, name):
 
 def pyramid(model, info, out_levels=None):
     """The model on the same layers whose output is ``{"P<level>": map}`` (see the module)."""
-    found = taps(model, info)
+    found = taps(model)
     levels = _check_out_levels(out_levels, found, info.name)
     outputs = {f"P{level}": found[level][1] for level in levels}
     return registry.ArchModel(
@@ -126,6 +116,6 @@ def feature_info(info):
         _FEATURE_INFO[info.name] = tuple(
             {"level": level, "stride": 2**level, "channels": _channels(tensor.shape),
              "layer": layer}
-            for level, (layer, tensor) in taps(model, info).items()
+            for level, (layer, tensor) in taps(model).items()
         )
     return [dict(entry) for entry in _FEATURE_INFO[info.name]]
