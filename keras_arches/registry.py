@@ -120,6 +120,8 @@ class ModelInfo:
       model, for ``weights=<path>``; ``default_checkpoint`` is the tag ``"imagenet"`` loads
       where keras publishes no file.
     - ``fixed_size_top``: the top flattens a feature map, so with it the input size is fixed.
+    - ``top_min_size``: the smallest input with the top, where the top needs more than the
+      convolutions' ``min_size`` (AlexNet, ZFNet: their FC layers were sized for the default).
     - ``classifier``: the layers a new head replaces (``classes`` other than the checkpoint's).
     - ``checkpoint``: on the card of a built model, the checkpoint it carries (None on the
       registry's own cards).
@@ -143,6 +145,7 @@ class ModelInfo:
     layout: Optional[str] = None
     default_checkpoint: Optional[str] = None
     fixed_size_top: bool = False
+    top_min_size: Optional[int] = None
     classifier: Tuple[str, ...] = ("predictions",)
     test_size: Optional[int] = None
     slow: bool = False

@@ -39,7 +39,9 @@ def _fc_top(c, x, dropout_rate):
     family="alexnet",
     paper=_ALEXNET_PAPER,
     default_size=227,
-    min_size=227,
+    min_size=67,  # conv1 11/4 -> 15, pool -> 7, pool -> 3, pool5 -> 1
+    top_min_size=227,
+    test_size=227,
     params=60_965_224,
     slow=True,
     preprocessing="torch",
@@ -95,7 +97,9 @@ def AlexNet(
     family="alexnet",
     paper=_ZFNET_PAPER,
     default_size=224,
-    min_size=224,
+    min_size=63,  # conv1 -> 30, pool1 -> 15, conv2 -> 6, pool2 -> 3, pool5 -> 1
+    top_min_size=224,
+    test_size=224,
     params=62_357_608,
     slow=True,
     preprocessing="torch",

@@ -62,7 +62,7 @@ def _nin(c, blocks, dropout_rate):
     family="nin",
     paper=_PAPER,
     default_size=224,
-    min_size=224,
+    min_size=39,  # conv 11/4 -> 8, ceil-mode pools -> 4 -> 2 -> 1
     params=7_595_176,
     preprocessing="torch",
 )
