@@ -125,6 +125,7 @@ class ModelInfo:
     - ``classifier``: the layers a new head replaces (``classes`` other than the checkpoint's).
     - ``checkpoint``: on the card of a built model, the checkpoint it carries (None on the
       registry's own cards).
+    - ``feature_info`` (a property): the levels ``features_only=True`` returns.
     """
 
     name: str
@@ -335,7 +336,8 @@ def get_model(name, **kwargs):
     """Builds a registered model: ``get_model("vgg16", weights=None)``.
 
     A timm-style ``"arch.tag"`` name (``"resnet18.tv_in1k"``) loads that checkpoint, as
-    ``weights="tv_in1k"`` would.
+    ``weights="tv_in1k"`` would. ``features_only=True`` (and ``out_levels``) returns the
+    feature pyramid, as on every builder.
     """
     name = str(name)
     if "." in name:
