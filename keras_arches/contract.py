@@ -243,6 +243,15 @@ class Contract:
                     f"weights, `input_shape` should be {default_shape}. Received: "
                     f"input_shape={input_shape}"
                 )
+        if self.include_top and info.top_min_size and any(
+            d is not None and d < info.top_min_size for d in spatial
+        ):
+            raise ValueError(
+                f"With `include_top=True`, {info.name}'s top (Flatten into Dense) needs an "
+                f"input of at least {info.top_min_size}x{info.top_min_size}; without the top "
+                f"it takes {info.min_size}x{info.min_size} and up. Received: "
+                f"input_shape={input_shape}"
+            )
         if any(d is not None and d < info.min_size for d in spatial):
             raise ValueError(
                 f"Input size must be at least {info.min_size}x{info.min_size} for "

@@ -8,6 +8,7 @@ Nothing else in the package keeps a table keyed by model name.
 """
 
 import dataclasses
+import functools
 import inspect
 from typing import Callable, Mapping, Optional, Tuple
 
@@ -121,12 +122,15 @@ class ModelInfo:
       model, for ``weights=<path>``; ``default_checkpoint`` is the tag ``"imagenet"`` loads
       where keras publishes no file.
     - ``fixed_size_top``: the top flattens a feature map, so with it the input size is fixed.
+    - ``top_min_size``: the smallest input with the top, where the top needs more than the
+      convolutions' ``min_size`` (AlexNet, ZFNet: their FC layers were sized for the default).
     - ``classifier``: the layers a new head replaces (``classes`` other than the checkpoint's).
     - ``checkpoint``: on the card of a built model, the checkpoint it carries (None on the
       registry's own cards).
     - ``variants``: other layouts of the builder (its ``variant=`` argument, e.g. torchvision's
       ResNet-50), each the card fields it changes; ``variant`` is the layout a card describes
       (None: the default). :meth:`for_variant` gives a variant's card.
+    - ``feature_info`` (a property): the levels ``features_only=True`` returns.
     """
 
     name: str
@@ -147,6 +151,7 @@ class ModelInfo:
     layout: Optional[str] = None
     default_checkpoint: Optional[str] = None
     fixed_size_top: bool = False
+    top_min_size: Optional[int] = None
     classifier: Tuple[str, ...] = ("predictions",)
     test_size: Optional[int] = None
     slow: bool = False
@@ -170,6 +175,14 @@ class ModelInfo:
     def all_tags(self):
         """The tags of every layout of the builder: :attr:`tags`, then the other variants'."""
         return self.tags + [c.tag for c in self.checkpoints if c.variant != self.variant]
+
+    @property
+    def feature_info(self):
+        """Per pyramid level: ``level``, ``stride``, ``channels``, ``layer`` (timm's
+        ``feature_info``), as the builder's ``features_only=True`` returns them."""
+        from keras_arches import backbone
+
+        return backbone.feature_info(self)
 
     def _imagenet_default(self):
         default = next((c for c in self.checkpoints if c.tag == self.default_checkpoint), None)
@@ -246,14 +259,46 @@ class ArchModel(keras.Model):
         return model
 
 
+def _with_features_only(builder):
+    """``builder`` with the keyword-only backbone arguments every registered builder takes.
+
+    ``features_only=True`` builds the model without its top and returns the feature pyramid
+    ``{"P<level>": map}`` (:mod:`keras_arches.backbone`); ``out_levels`` picks levels. The
+    signature stays visible to ``inspect.signature``, with the two arguments last.
+    """
+    signature = inspect.signature(builder)
+
+    @functools.wraps(builder)
+    def build(*args, features_only=False, out_levels=None, **kwargs):
+        if features_only is False and out_levels is None:
+            return builder(*args, **kwargs)
+        from keras_arches import backbone
+
+        arguments = signature.bind(*args, **kwargs).arguments
+        backbone.check_features_only(features_only, out_levels, arguments.get("pooling"))
+        arguments["include_top"] = False
+        model = builder(**arguments)
+        return backbone.pyramid(model, build.info, out_levels)
+
+    build.__signature__ = signature.replace(parameters=[
+        *signature.parameters.values(),
+        inspect.Parameter("features_only", inspect.Parameter.KEYWORD_ONLY, default=False),
+        inspect.Parameter("out_levels", inspect.Parameter.KEYWORD_ONLY, default=None),
+    ])
+    return build
+
+
 def register(*, family, recipe=None, preprocessing, **facts):
     """Decorator adding a builder's card to the registry under its default ``name``.
 
     ``recipe`` defaults to the family's recipe (every family has one of its own name). The card
     is also attached to the builder as ``builder.info`` for :class:`keras_arches.contract.Contract`.
+    The registered builder also takes ``features_only`` and ``out_levels``
+    (:func:`_with_features_only`).
     """
 
     def decorate(builder):
+        builder = _with_features_only(builder)
         name = inspect.signature(builder).parameters["name"].default
         if name in _REGISTRY:
             raise ValueError(f"Model {name!r} is registered twice.")
@@ -344,6 +389,8 @@ def get_model(name, **kwargs):
 
     A timm-style ``"arch.tag"`` name (``"resnet18.tv_in1k"``) loads that checkpoint, as
     ``weights="tv_in1k"`` would, in the layout (``variant``) the checkpoint needs.
+    ``weights="tv_in1k"`` would. ``features_only=True`` (and ``out_levels``) returns the
+    feature pyramid, as on every builder.
     """
     name = str(name)
     if "." in name:

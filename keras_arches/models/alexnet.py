@@ -74,7 +74,9 @@ _ZFNET_CHECKPOINTS = (
     family="alexnet",
     paper=_ALEXNET_PAPER,
     default_size=227,
-    min_size=227,
+    min_size=67,  # conv1 11/4 -> 15, pool -> 7, pool -> 3, pool5 -> 1
+    top_min_size=227,
+    test_size=227,
     params=60_965_224,
     slow=True,
     preprocessing="torch",
@@ -82,7 +84,8 @@ _ZFNET_CHECKPOINTS = (
     checkpoints=_ALEXNET_CHECKPOINTS,
     variants={
         "torchvision": dict(
-            twin="torchvision alexnet", default_size=224, min_size=63, params=61_100_840,
+            twin="torchvision alexnet", default_size=224, min_size=63, top_min_size=None,
+            params=61_100_840,
             layout="torchvision.alexnet", default_checkpoint="tv_in1k",
             published_top1=(56.522, "torchvision"),
         ),
@@ -162,7 +165,9 @@ def _norm_and_pool(x, variant, data_format, i):
     family="alexnet",
     paper=_ZFNET_PAPER,
     default_size=224,
-    min_size=224,
+    min_size=63,  # conv1 -> 30, pool1 -> 15, conv2 -> 6, pool2 -> 3, pool5 -> 1
+    top_min_size=224,
+    test_size=224,
     params=62_357_608,
     slow=True,
     preprocessing="torch",

@@ -140,7 +140,7 @@ class ResNetLayout:
 
 
 def _conv(x, filters, kernel_size, layout, name, *, axis, strides=1, groups=1, normalized=True,
-          activation="relu"):
+          activation="relu", dilation=1):
     """A conv ``{name}_conv``, then, if ``normalized``, :func:`_bn` with ``activation``.
 
     A strided conv pads both sides explicitly (``{name}_pad``), as PyTorch does (Keras' "same"
@@ -153,7 +153,7 @@ def _conv(x, filters, kernel_size, layout, name, *, axis, strides=1, groups=1, n
     )
     x = conv(
         x, filters, kernel_size, name, strides=strides, padding=padding, groups=groups,
-        use_bias=use_bias, names=RESNET_NAMES,
+        dilation_rate=dilation, use_bias=use_bias, names=RESNET_NAMES,
     )
     return _bn(x, layout, name, axis=axis, activation=activation) if normalized else x
 
@@ -182,11 +182,12 @@ def _zero_pad_channels(x, channels, name, *, axis):
     return x
 
 
-def _shortcut(x, preact, out_channels, stride, layout, name, *, axis):
-    """Projection (1x1, or ``shortcut_kernel_size`` when strided) where the channels change,
-    option-A zero padding under ``shortcut="zero_pad"``; a strided identity subsamples."""
+def _shortcut(x, preact, out_channels, stride, layout, name, *, axis, dilated=False):
+    """Projection (1x1, or ``shortcut_kernel_size`` when strided or ``dilated`` instead) where
+    the channels change, option-A zero padding under ``shortcut="zero_pad"``; a strided identity
+    subsamples."""
     if x.shape[axis] != out_channels and layout.shortcut == "projection":
-        kernel_size = layout.shortcut_kernel_size if stride > 1 else 1
+        kernel_size = layout.shortcut_kernel_size if stride > 1 or dilated else 1
         # Pre-activation nets project the activated input and leave the sum unnormalized.
         return _conv(
             preact, out_channels, kernel_size, layout, f"{name}_0", axis=axis, strides=stride,
@@ -199,19 +200,24 @@ def _shortcut(x, preact, out_channels, stride, layout, name, *, axis):
     return x
 
 
-def residual_block(x, planes, stride, layout, name, *, axis, drop_rate=0.0):
+def residual_block(x, planes, stride, layout, name, *, axis, drop_rate=0.0, dilation=(1, 1)):
     """One residual block, basic or bottleneck, post- or pre-activation.
 
     ``planes`` is torchvision's: a bottleneck's 3x3 conv has ``int(planes * base_width / 64) *
     groups`` channels (its first 1x1 that over ``reduce_first``) and the block outputs
     ``4 * planes``; a basic block's convs and output have ``planes``. ``layout`` is a
     :class:`ResNetLayout`, ``axis`` the channel axis; ``drop_rate`` > 0 puts a
-    ``StochasticDepth`` layer on the branch.
+    ``StochasticDepth`` layer on the branch. ``dilation`` is timm 1.0's ``(first_dilation,
+    dilation)``: of the first 3x3 conv, and of a basic block's second one.
     """
     bottleneck = layout.block == "bottleneck"
     out_channels = 4 * planes if bottleneck else planes
+    first_dilation, later_dilation = dilation
     preact = _bn(x, layout, f"{name}_preact", axis=axis) if layout.preact else x
-    shortcut = _shortcut(x, preact, out_channels, stride, layout, name, axis=axis)
+    shortcut = _shortcut(
+        x, preact, out_channels, stride, layout, name, axis=axis,
+        dilated=first_dilation != later_dilation,
+    )
     if bottleneck:
         width = int(planes * layout.base_width / 64) * layout.groups
         first_stride, mid_stride = (stride, 1) if layout.stride_in_1x1 else (1, stride)
@@ -220,17 +226,22 @@ def residual_block(x, planes, stride, layout, name, *, axis, drop_rate=0.0):
             strides=first_stride,
         )
         y = _conv(
-            y, width, 3, layout, f"{name}_2", axis=axis, strides=mid_stride, groups=layout.groups
+            y, width, 3, layout, f"{name}_2", axis=axis, strides=mid_stride, groups=layout.groups,
+            dilation=first_dilation,
         )
         last = f"{name}_3"
     else:
-        y = _conv(preact, planes, 3, layout, f"{name}_1", axis=axis, strides=stride)
+        y = _conv(
+            preact, planes, 3, layout, f"{name}_1", axis=axis, strides=stride,
+            dilation=first_dilation,
+        )
         last = f"{name}_2"
     if layout.dropout_rate:
         y = layers.Dropout(layout.dropout_rate, name=f"{name}_dropout")(y)
     y = _conv(
         y, out_channels, 1 if bottleneck else 3, layout, last, axis=axis,
         normalized=not layout.preact, activation=None,
+        dilation=1 if bottleneck else later_dilation,
     )
     if layout.se:
         y = SqueezeExcite(
@@ -268,6 +279,41 @@ def _stem(x, layout, *, axis):
 
 # ------------------------------------------------------------------------- the builder
 
+OUTPUT_STRIDES = (None, 8, 16, 32)
+
+
+def stage_plan(layout, output_stride=None):
+    """Per stage, per block: ``(stride, (first_dilation, dilation))``.
+
+    ``output_stride`` 8 or 16 (None or 32: none) is torchvision 0.29's
+    ``replace_stride_with_dilation`` and timm 1.0's ``output_stride``: a stage that would bring
+    the network's stride past it keeps stride 1 and multiplies the dilation by its stride
+    instead; its strided block (and the blocks before it) keep the previous dilation in their
+    first 3x3 conv, the blocks after it use the new one. Shortcuts stay 1x1 (SENet154's 3x3)
+    with stride 1, so every weight keeps its shape and checkpoints load.
+    """
+    if output_stride not in OUTPUT_STRIDES:
+        raise ValueError(
+            f"`output_stride` must be one of {OUTPUT_STRIDES} (None: no dilation). "
+            f"Received: output_stride={output_stride!r}"
+        )
+    current = 1 if layout.stem == "3x3" else 4
+    dilation, plan = 1, []
+    for count, stride in zip(layout.blocks_per_stage, layout.strides):
+        strided = 1 if layout.stride_block == "first" else count
+        previous = dilation
+        if output_stride is not None and current * stride > output_stride:
+            dilation, stride = dilation * stride, 1
+        else:
+            current *= stride
+        plan.append([
+            (stride if i == strided else 1,
+             (previous if i <= strided else dilation, dilation if i >= strided else previous))
+            for i in range(1, count + 1)
+        ])
+    return plan
+
+
 
 def ResNet(
     include_top=True,
@@ -300,6 +346,7 @@ def ResNet(
     dropout_rate=0.0,
     head_dropout_rate=0.0,
     drop_path_rate=0.0,
+    output_stride=None,
     info=None,
 ):
     """A residual network (He et al. 2016) of any of the family's kinds; the defaults build
@@ -318,8 +365,9 @@ def ResNet(
     branch (Hu et al. 2018) with ``se_reduction``; ``dropout_rate``: dropout inside each branch
     (Wide ResNet); ``head_dropout_rate``: before the classifier; ``drop_path_rate``: stochastic
     depth of the last block, decaying linearly to the first (Huang et al. 2016; 0 adds no
-    layers); ``info``: the registry entry whose weight files and input sizes apply (None: default
-    224, minimum 32, no named weights). Returns a Keras ``Model``.
+    layers); ``output_stride``: 8 or 16 dilates the stages that would stride past it instead
+    of striding them (:func:`stage_plan`); ``info``: the registry entry whose weight files and
+    input sizes apply (None: default 224, minimum 32, no named weights). Returns a Keras ``Model``.
     """
     layout = ResNetLayout(
         block=block, blocks_per_stage=blocks_per_stage, widths=widths, strides=strides,
@@ -337,13 +385,11 @@ def ResNet(
     axis = c.channel_axis
     rates = iter(drop_path_rates(sum(layout.blocks_per_stage), layout.drop_path_rate))
     x = _stem(c.image, layout, axis=axis)
-    stages = zip(layout.blocks_per_stage, layout.widths, layout.strides)
-    for stage, (count, planes, stride) in enumerate(stages, 2):
-        strided = 1 if layout.stride_block == "first" else count
-        for i in range(1, count + 1):
+    for stage, blocks in enumerate(stage_plan(layout, output_stride), 2):
+        for i, (stride, dilation) in enumerate(blocks, 1):
             x = residual_block(
-                x, planes, stride if i == strided else 1, layout, f"conv{stage}_block{i}",
-                axis=axis, drop_rate=next(rates),
+                x, layout.widths[stage - 2], stride, layout, f"conv{stage}_block{i}",
+                axis=axis, drop_rate=next(rates), dilation=dilation,
             )
     if layout.preact:
         x = _bn(x, layout, "post", axis=axis)
@@ -421,6 +467,7 @@ def ResNet50(
     classifier_activation="softmax",
     name="resnet50",
     drop_path_rate=0.0,
+    output_stride=None,
 ):
     """ResNet-50 (He et al. 2016, Table 1), a twin of ``keras.applications.ResNet50``: bottleneck
     blocks 3-4-6-3 with conv biases and the stride on the first 1x1 conv. ``drop_path_rate``:
@@ -429,7 +476,8 @@ def ResNet50(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation, name=name, info=ResNet50.info,
-        drop_path_rate=drop_path_rate, **VARIANTS["resnet50"],
+        drop_path_rate=drop_path_rate, output_stride=output_stride,
+        **VARIANTS["resnet50"],
     )
 
 
@@ -450,6 +498,7 @@ def ResNet101(
     classifier_activation="softmax",
     name="resnet101",
     drop_path_rate=0.0,
+    output_stride=None,
 ):
     """ResNet-101: :func:`ResNet50` with 3-4-23-3 blocks (``keras.applications.ResNet101``).
     Returns a Keras ``Model``."""
@@ -457,7 +506,8 @@ def ResNet101(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation, name=name, info=ResNet101.info,
-        drop_path_rate=drop_path_rate, **VARIANTS["resnet101"],
+        drop_path_rate=drop_path_rate, output_stride=output_stride,
+        **VARIANTS["resnet101"],
     )
 
 
@@ -479,6 +529,7 @@ def ResNet152(
     classifier_activation="softmax",
     name="resnet152",
     drop_path_rate=0.0,
+    output_stride=None,
 ):
     """ResNet-152: :func:`ResNet50` with 3-8-36-3 blocks (``keras.applications.ResNet152``).
     Returns a Keras ``Model``."""
@@ -486,7 +537,8 @@ def ResNet152(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation, name=name, info=ResNet152.info,
-        drop_path_rate=drop_path_rate, **VARIANTS["resnet152"],
+        drop_path_rate=drop_path_rate, output_stride=output_stride,
+        **VARIANTS["resnet152"],
     )
 
 
@@ -507,6 +559,7 @@ def ResNet50V2(
     classifier_activation="softmax",
     name="resnet50v2",
     drop_path_rate=0.0,
+    output_stride=None,
 ):
     """Pre-activation ResNet-50 (He et al. 2016, "Identity Mappings"), a twin of
     ``keras.applications.ResNet50V2``: BN-ReLU before each conv, each stage's stride in its last
@@ -516,7 +569,8 @@ def ResNet50V2(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation, name=name, info=ResNet50V2.info,
-        drop_path_rate=drop_path_rate, **VARIANTS["resnet50v2"],
+        drop_path_rate=drop_path_rate, output_stride=output_stride,
+        **VARIANTS["resnet50v2"],
     )
 
 
@@ -537,6 +591,7 @@ def ResNet101V2(
     classifier_activation="softmax",
     name="resnet101v2",
     drop_path_rate=0.0,
+    output_stride=None,
 ):
     """:func:`ResNet50V2` with 3-4-23-3 blocks (``keras.applications.ResNet101V2``). Returns a
     Keras ``Model``."""
@@ -544,7 +599,8 @@ def ResNet101V2(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation, name=name, info=ResNet101V2.info,
-        drop_path_rate=drop_path_rate, **VARIANTS["resnet101v2"],
+        drop_path_rate=drop_path_rate, output_stride=output_stride,
+        **VARIANTS["resnet101v2"],
     )
 
 
@@ -566,6 +622,7 @@ def ResNet152V2(
     classifier_activation="softmax",
     name="resnet152v2",
     drop_path_rate=0.0,
+    output_stride=None,
 ):
     """:func:`ResNet50V2` with 3-8-36-3 blocks (``keras.applications.ResNet152V2``). Returns a
     Keras ``Model``."""
@@ -573,7 +630,8 @@ def ResNet152V2(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation, name=name, info=ResNet152V2.info,
-        drop_path_rate=drop_path_rate, **VARIANTS["resnet152v2"],
+        drop_path_rate=drop_path_rate, output_stride=output_stride,
+        **VARIANTS["resnet152v2"],
     )
 
 
@@ -614,6 +672,7 @@ def ResNet18(
     classifier_activation="softmax",
     name="resnet18",
     drop_path_rate=0.0,
+    output_stride=None,
 ):
     """ResNet-18 (He et al. 2016, Table 1) in torchvision's layout: basic blocks 2-2-2-2, 1x1
     projection shortcuts where the shape changes. ``drop_path_rate``: stochastic depth of the last
@@ -622,7 +681,8 @@ def ResNet18(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation, name=name, info=ResNet18.info,
-        drop_path_rate=drop_path_rate, **VARIANTS["resnet18"],
+        drop_path_rate=drop_path_rate, output_stride=output_stride,
+        **VARIANTS["resnet18"],
     )
 
 
@@ -657,6 +717,7 @@ def ResNet34(
     classifier_activation="softmax",
     name="resnet34",
     drop_path_rate=0.0,
+    output_stride=None,
 ):
     """ResNet-34: :func:`ResNet18` with 3-4-6-3 basic blocks (torchvision ``resnet34``). Returns
     a Keras ``Model``."""
@@ -664,7 +725,8 @@ def ResNet34(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation, name=name, info=ResNet34.info,
-        drop_path_rate=drop_path_rate, **VARIANTS["resnet34"],
+        drop_path_rate=drop_path_rate, output_stride=output_stride,
+        **VARIANTS["resnet34"],
     )
 
 
@@ -709,6 +771,7 @@ def ResNeXt50_32x4d(
     classifier_activation="softmax",
     name="resnext50_32x4d",
     drop_path_rate=0.0,
+    output_stride=None,
 ):
     """ResNeXt-50 32x4d (Xie et al. 2017, Table 1), torchvision's layout: bottlenecks 3-4-6-3
     whose 3x3 conv is ``Conv2D(groups=32)`` with 4 channels per group at the first stage.
@@ -717,7 +780,8 @@ def ResNeXt50_32x4d(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation, name=name, info=ResNeXt50_32x4d.info,
-        drop_path_rate=drop_path_rate, **VARIANTS["resnext50_32x4d"],
+        drop_path_rate=drop_path_rate, output_stride=output_stride,
+        **VARIANTS["resnext50_32x4d"],
     )
 
 
@@ -759,6 +823,7 @@ def ResNeXt101_32x8d(
     classifier_activation="softmax",
     name="resnext101_32x8d",
     drop_path_rate=0.0,
+    output_stride=None,
 ):
     """ResNeXt-101 32x8d: 3-4-23-3 bottlenecks, 32 groups of 8 channels at the first stage
     (torchvision ``resnext101_32x8d``). Returns a Keras ``Model``."""
@@ -766,7 +831,8 @@ def ResNeXt101_32x8d(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation, name=name, info=ResNeXt101_32x8d.info,
-        drop_path_rate=drop_path_rate, **VARIANTS["resnext101_32x8d"],
+        drop_path_rate=drop_path_rate, output_stride=output_stride,
+        **VARIANTS["resnext101_32x8d"],
     )
 
 
@@ -795,6 +861,7 @@ def ResNeXt101_64x4d(
     classifier_activation="softmax",
     name="resnext101_64x4d",
     drop_path_rate=0.0,
+    output_stride=None,
 ):
     """ResNeXt-101 64x4d: 3-4-23-3 bottlenecks, 64 groups of 4 channels at the first stage
     (torchvision ``resnext101_64x4d``). Returns a Keras ``Model``."""
@@ -802,7 +869,8 @@ def ResNeXt101_64x4d(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation, name=name, info=ResNeXt101_64x4d.info,
-        drop_path_rate=drop_path_rate, **VARIANTS["resnext101_64x4d"],
+        drop_path_rate=drop_path_rate, output_stride=output_stride,
+        **VARIANTS["resnext101_64x4d"],
     )
 
 
@@ -831,6 +899,7 @@ def WideResNet50_2(
     classifier_activation="softmax",
     name="wide_resnet50_2",
     drop_path_rate=0.0,
+    output_stride=None,
 ):
     """Wide ResNet-50-2 (Zagoruyko & Komodakis 2016) as torchvision builds it: ResNet-50 with
     the inner 1x1 and 3x3 convs of every bottleneck twice as wide. Returns a Keras ``Model``."""
@@ -838,7 +907,8 @@ def WideResNet50_2(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation, name=name, info=WideResNet50_2.info,
-        drop_path_rate=drop_path_rate, **VARIANTS["wide_resnet50_2"],
+        drop_path_rate=drop_path_rate, output_stride=output_stride,
+        **VARIANTS["wide_resnet50_2"],
     )
 
 
@@ -868,6 +938,7 @@ def WideResNet101_2(
     classifier_activation="softmax",
     name="wide_resnet101_2",
     drop_path_rate=0.0,
+    output_stride=None,
 ):
     """Wide ResNet-101-2: :func:`WideResNet50_2` with 3-4-23-3 blocks (torchvision
     ``wide_resnet101_2``). Returns a Keras ``Model``."""
@@ -875,7 +946,8 @@ def WideResNet101_2(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation, name=name, info=WideResNet101_2.info,
-        drop_path_rate=drop_path_rate, **VARIANTS["wide_resnet101_2"],
+        drop_path_rate=drop_path_rate, output_stride=output_stride,
+        **VARIANTS["wide_resnet101_2"],
     )
 
 
@@ -907,6 +979,7 @@ def SEResNet50(
     classifier_activation="softmax",
     name="seresnet50",
     drop_path_rate=0.0,
+    output_stride=None,
 ):
     """SE-ResNet-50 (Hu et al. 2018) as timm's ``seresnet50``: torchvision's ResNet-50 with a
     squeeze-excitation (reduction 16, biased 1x1 convs) after each branch's last batch norm.
@@ -915,7 +988,8 @@ def SEResNet50(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation, name=name, info=SEResNet50.info,
-        drop_path_rate=drop_path_rate, **VARIANTS["seresnet50"],
+        drop_path_rate=drop_path_rate, output_stride=output_stride,
+        **VARIANTS["seresnet50"],
     )
 
 
@@ -941,6 +1015,7 @@ def SEResNeXt50_32x4d(
     classifier_activation="softmax",
     name="seresnext50_32x4d",
     drop_path_rate=0.0,
+    output_stride=None,
 ):
     """SE-ResNeXt-50 32x4d (Hu et al. 2018) as timm's ``seresnext50_32x4d``:
     :func:`ResNeXt50_32x4d` with :func:`SEResNet50`'s squeeze-excitation. Returns a Keras
@@ -949,7 +1024,8 @@ def SEResNeXt50_32x4d(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation, name=name, info=SEResNeXt50_32x4d.info,
-        drop_path_rate=drop_path_rate, **VARIANTS["seresnext50_32x4d"],
+        drop_path_rate=drop_path_rate, output_stride=output_stride,
+        **VARIANTS["seresnext50_32x4d"],
     )
 
 
@@ -979,6 +1055,7 @@ def SENet154(
     name="senet154",
     dropout_rate=0.2,
     drop_path_rate=0.0,
+    output_stride=None,
 ):
     """SENet-154 (Hu et al. 2018) as timm's ``legacy_senet154``: a stem of three 3x3 convs
     (64-64-128) and a ceil-mode max pool, 3-8-36-3 SE bottlenecks with 64 groups (first 1x1 at
@@ -988,7 +1065,8 @@ def SENet154(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
         classifier_activation=classifier_activation, name=name, info=SENet154.info,
-        head_dropout_rate=dropout_rate, drop_path_rate=drop_path_rate, **VARIANTS["senet154"],
+        head_dropout_rate=dropout_rate, drop_path_rate=drop_path_rate, output_stride=output_stride,
+        **VARIANTS["senet154"],
     )
 
 
