@@ -72,8 +72,10 @@ def converted_file(info, checkpoint):
         return final
     state_dict = read_state_dict(checkpoint_file(info, checkpoint))
     size = info.default_size if info.fixed_size_top else (info.test_size or info.min_size)
+    layout = {info.variant_argument: checkpoint.variant} if checkpoint.variant else {}
     reference = info.builder(
         weights=None, classes=checkpoint.classes, input_shape=(size, size, info.channels),
+        **layout,
     )
     load_state_dict(reference, state_dict, checkpoint.layout)
     with tempfile.NamedTemporaryFile(dir=cache_dir(), suffix=".weights.h5", delete=False) as tmp:

@@ -1,10 +1,10 @@
 """The registered source layouts, one module per model family."""
 
-from keras_arches.pretrained.maps import densenet, inception, resnet, squeezenet, vgg
+from keras_arches.pretrained.maps import densenet, inception, resnet, squeezenet, vgg, xception
 
 #: Layout name ("torchvision.resnet", "timm.inception_v4", ...) -> :class:`Layout`.
 LAYOUTS = {
     layout.name: layout
-    for family in (resnet, densenet, vgg, squeezenet, inception)
+    for family in (resnet, densenet, vgg, squeezenet, inception, xception)
     for layout in family.LAYOUTS
 }
