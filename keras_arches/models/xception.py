@@ -31,7 +31,7 @@ def sep_bn(x, filters, name, *, axis, epsilon=KERAS_BN_EPSILON):
     return layers.BatchNormalization(axis=axis, epsilon=epsilon, name=f"{name}_bn")(x)
 
 
-def _strided_max_pool(x, name, symmetric):
+def strided_max_pool(x, name, symmetric):
     """3x3/2 max pool: Keras' "same", or PyTorch's ``padding=1`` (``symmetric``), computed
     exactly as a 3x3/1 "same" pool (symmetric at stride 1, padded values never win) read at
     every second position (``{name}_stride``)."""
@@ -48,7 +48,7 @@ def xception_block(x, filters, name, *, axis, relu_first=True, epsilon=KERAS_BN_
 
     ``filters`` is one width or ``(first, second)``; ``relu_first=False`` for block2, which
     follows the stem's ReLU. ``epsilon``: the batch norms'; ``symmetric_pool``: PyTorch's
-    padding of the max pool (see :func:`_strided_max_pool`).
+    padding of the max pool (see :func:`strided_max_pool`).
     """
     first, second = (filters, filters) if isinstance(filters, int) else filters
     residual = conv_bn(
@@ -60,7 +60,7 @@ def xception_block(x, filters, name, *, axis, relu_first=True, epsilon=KERAS_BN_
     x = sep_bn(x, first, f"{name}_sepconv1", axis=axis, epsilon=epsilon)
     x = layers.Activation("relu", name=f"{name}_sepconv2_act")(x)
     x = sep_bn(x, second, f"{name}_sepconv2", axis=axis, epsilon=epsilon)
-    x = _strided_max_pool(x, f"{name}_pool", symmetric_pool)
+    x = strided_max_pool(x, f"{name}_pool", symmetric_pool)
     return layers.Add(name=f"{name}_add")([x, residual])
 
 
