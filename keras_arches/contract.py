@@ -191,7 +191,7 @@ class Contract:
                 "initialization) or the path to a weights file. Models with "
                 f"ImageNet weights: {', '.join(available) or 'none'}."
             )
-        named = info.tags
+        named = info.all_tags
         raise ValueError(
             "`weights` must be None (random initialization)"
             + (f", one of {named}" if named else "")
