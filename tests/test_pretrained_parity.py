@@ -259,6 +259,16 @@ def test_xception_timm_parity_and_keras_pools_are_not_timm_s(tmp_path):
     assert error > 100 * TOLERANCE
 
 
+def test_inception_v3_without_aux_head_drops_torchvision_s_auxlogits():
+    # torchvision's (and timm's tv_in1k) file holds AuxLogits; a model without the head skips it.
+    state = {k: v.numpy() for k, v in torchvision.models.inception_v3(
+        weights=None, init_weights=False).state_dict().items()}
+    ours = keras_arches.InceptionV3(weights=None, variant="torchvision", input_shape=(75, 75, 3))
+    conversion = load_state_dict(ours, state, "torchvision.inception_v3")
+    assert set(conversion.dropped) == {k for k in state if k.startswith("AuxLogits.")}
+    assert len(conversion.dropped) == 14  # two conv + BN units (with counters), the Linear
+
+
 @pytest.mark.slow
 def test_inception_v3_torchvision_aux_head(tmp_path):
     # At 299 px (the aux head's input is mixed7's 17x17): every AuxLogits tensor loads, and the

@@ -135,6 +135,7 @@ TORCHVISION_INCEPTION_V3 = Layout(
             (r"aux/(conv|bn)", "AuxLogits.conv0.{0}"),
             (r"aux/(conv|bn)2", "AuxLogits.conv1.{0}"),
             ("aux/classifier", "AuxLogits.fc"),
+            ("aux", "AuxLogits"),  # the whole head, dropped from a model built without it
         ),
         conv_bn_pairs(rules(
             (r"stem_conv([1-5])", lambda i: _V3_STEM[i - 1]),
