@@ -273,6 +273,13 @@ def test_a_checkpoint_chooses_its_layout():
     assert "a1_in1k" not in info.tags and "a1_in1k" in info.all_tags
 
 
+def test_a_state_dict_path_needs_the_layout_it_was_saved_in(tmp_path):
+    path = tmp_path / "resnet110_cifar10.pth"
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"its shortcut='projection' has one: pass it"):
+        keras_arches.ResNet110(weights=str(path))
+
+
 # -------------------------------------------------------------------- stochastic depth
 
 
