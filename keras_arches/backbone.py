@@ -114,7 +114,7 @@ def feature_info(info):
     without weights."""
     key = (info.name, info.variant)
     if key not in _FEATURE_INFO:
-        options = {"variant": info.variant} if info.variant else {}
+        options = {info.variant_argument: info.variant} if info.variant else {}
         model = info.builder(weights=None, include_top=False, **options)
         _FEATURE_INFO[key] = tuple(
             {"level": level, "stride": 2**level, "channels": _channels(tensor.shape),

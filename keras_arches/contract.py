@@ -191,7 +191,7 @@ class Contract:
                 "initialization) or the path to a weights file. Models with "
                 f"ImageNet weights: {', '.join(available) or 'none'}."
             )
-        named = info.tags
+        named = info.all_tags
         raise ValueError(
             "`weights` must be None (random initialization)"
             + (f", one of {named}" if named else "")
@@ -354,9 +354,12 @@ def load_weights_file(model, path, info, include_top=True):
         from keras_arches.pretrained import load_state_dict, read_state_dict
 
         if info.layout is None:
+            variants = [v for v in info.variants if info.for_variant(v).layout]
             raise ValueError(
-                f"{info.name} has no reference layout to read the state dict {path!r} with; "
-                "models with one: "
+                f"{info.name} has no reference layout to read the state dict {path!r} with"
+                + (f" (its {info.variant_argument}={variants[0]!r} has one: pass it)"
+                   if variants else "")
+                + "; models with one: "
                 f"{', '.join(c.name for c in registry.cards() if c.layout) or 'none'}."
             )
         load_state_dict(model, read_state_dict(path), info.layout,

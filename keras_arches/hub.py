@@ -69,7 +69,7 @@ def _reference_options(info, checkpoint, state_dict):
     when it carries theirs (so that the converted file holds them too)."""
     from keras_arches.pretrained import get_layout
 
-    options = {} if checkpoint.variant is None else {"variant": checkpoint.variant}
+    options = {} if checkpoint.variant is None else {info.variant_argument: checkpoint.variant}
     if "aux_classifiers" in inspect.signature(info.builder).parameters:
         layout = get_layout(checkpoint.layout)
         prefixes = {layout.prefix(n) for n in layout.optional if n.startswith("aux")} - {None}

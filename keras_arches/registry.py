@@ -129,7 +129,8 @@ class ModelInfo:
       registry's own cards).
     - ``variants``: other layouts of the builder (its ``variant=`` argument, e.g. torchvision's
       ResNet-50), each the card fields it changes; ``variant`` is the layout a card describes
-      (None: the default). :meth:`for_variant` gives a variant's card.
+      (None: the default). :meth:`for_variant` gives a variant's card. ``variant_argument``
+      is the builder argument whose value names the variant (ResNet110's ``shortcut``).
     - ``feature_info`` (a property): the levels ``features_only=True`` returns.
     """
 
@@ -158,6 +159,7 @@ class ModelInfo:
     checkpoint: Optional[str] = None
     variants: Mapping[str, Mapping] = dataclasses.field(default_factory=dict)
     variant: Optional[str] = None
+    variant_argument: str = "variant"
 
     @property
     def default_shape(self):

@@ -34,6 +34,25 @@ def test_every_card_is_complete():
             assert 50 < top1 < 90 and source in ("keras.applications", "torchvision")
 
 
+def test_every_variant_card_is_complete_and_every_checkpoint_has_its_layout():
+    from keras_arches.pretrained import LAYOUTS
+
+    for card in registry.cards():
+        assert {c.variant for c in card.checkpoints} <= {None, *card.variants}, card.name
+        for variant in (None, *card.variants):
+            layout = card.for_variant(variant)
+            assert layout.variant == variant and layout.builder is card.builder
+            assert layout.preprocessing in registry.PREPROCESSING
+            assert set(layout.tags) <= set(card.all_tags) and len(set(card.all_tags)) == len(
+                card.all_tags
+            ), card.name
+            if variant is not None:
+                assert layout.layout in LAYOUTS and layout.default_checkpoint in layout.tags
+            for tag in layout.tags:
+                checkpoint = layout.checkpoint_for(tag)
+                assert checkpoint is None or checkpoint.layout in LAYOUTS, (card.name, tag)
+
+
 @pytest.mark.parametrize("card", TWINS, ids=[c.name for c in TWINS])
 def test_keras_twins_preprocess_as_keras_does(card):
     """The card's mode gives exactly what keras.applications' own preprocess_input gives."""

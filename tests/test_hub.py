@@ -47,14 +47,15 @@ def published(tmp_path, monkeypatch):
     return reference, path
 
 
-def serve(monkeypatch, url, file_hash):
-    info = keras_arches.model_info("resnet18")
-    checkpoint = dataclasses.replace(info.checkpoint_for("tv_in1k"), url=url, file_hash=file_hash)
+def serve(monkeypatch, url, file_hash, name="resnet18", tag="tv_in1k"):
+    """Points the registry's checkpoint ``name.tag`` at ``url``."""
+    info = keras_arches.model_info(name)
+    checkpoint = dataclasses.replace(info.checkpoint_for(tag), url=url, file_hash=file_hash)
     card = dataclasses.replace(
-        info, checkpoints=tuple(checkpoint if c.tag == "tv_in1k" else c for c in info.checkpoints)
+        info, checkpoints=tuple(checkpoint if c.tag == tag else c for c in info.checkpoints)
     )
-    monkeypatch.setitem(registry._REGISTRY, "resnet18", card)
-    monkeypatch.setattr(keras_arches.ResNet18, "info", card)
+    monkeypatch.setitem(registry._REGISTRY, name, card)
+    monkeypatch.setattr(info.builder, "info", card)
 
 
 def images(channels=3, n=2):
@@ -217,3 +218,37 @@ def test_a_checkpoint_chooses_its_layout_end_to_end(tmp_path, monkeypatch):
     for variant in ("cifar10", "imagenet"):  # an explicit contradicting layout
         with pytest.raises(ValueError, match=f"not variant='{variant}'"):
             keras_arches.NiN(weights="cifar10", variant=variant)
+def test_a_tag_in_another_layout_builds_and_converts_in_that_layout(tmp_path, monkeypatch):
+    """pytorchcv's resnet110_cifar10 (projection shortcuts) served as resnet110's "cifar10": the
+    tag chooses the builder's `shortcut="projection"`, for the model and for its conversion."""
+    import zipfile
+
+    pytorchcv = pytest.importorskip("pytorchcv.model_provider")
+    torch.manual_seed(0)
+    reference = pytorchcv.get_model("resnet110_cifar10", pretrained=False).eval()
+    with torch.no_grad():
+        for module in reference.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.1, 0.1)
+                module.running_var.uniform_(0.5, 2.0)
+    pth = tmp_path / "resnet110_cifar10-0369-4d6ca1fc.pth"
+    torch.save(reference.state_dict(), pth)
+    path = tmp_path / "published" / "resnet110_cifar10-0369-4d6ca1fc.pth.zip"
+    path.parent.mkdir()
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.write(pth, pth.name)
+    digest = hashlib.sha1(path.read_bytes()).hexdigest()
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    serve(monkeypatch, path.as_uri(), f"sha1:{digest}", name="resnet110", tag="cifar10")
+    model = keras_arches.get_model("resnet110.cifar10", classifier_activation=None)
+    card = keras_arches.model_info(model)
+    assert (card.variant, card.checkpoint, card.layout) == (
+        "projection", "cifar10", "pytorchcv.resnet_cifar"
+    )
+    assert model.count_params() == card.params
+    x = np.random.default_rng(1).normal(size=(2, 32, 32, 3)).astype("float32")
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy()
+    ours = np.asarray(model(x))
+    assert np.abs(ours - expected).max() / np.abs(expected).max() <= 1e-4
+    assert cached() == ["resnet110.cifar10.pth.zip", "resnet110.cifar10.weights.h5"]

@@ -21,7 +21,11 @@ from keras_arches.models.inception import (
     reduction_a,
     reduction_b,
 )
-from keras_arches.models.xception import xception_block, xception_middle_block
+from keras_arches.models.xception import (
+    strided_max_pool,
+    xception_block,
+    xception_middle_block,
+)
 
 
 def _hw_c(model, layer):
@@ -85,6 +89,24 @@ def test_inception_v3_aux_head_on_mixed7_and_torchvision_count():
     inference = keras_arches.strip_auxiliary(model)
     assert inference.count_params() == keras_arches.model_info("inception_v3").params
     assert inference.get_layer("predictions") is model.get_layer("predictions")
+
+
+def test_inception_v3_torchvision_variant_layout_and_aux_count():
+    model = keras_arches.InceptionV3(weights=None, variant="torchvision", aux_classifiers=True)
+    norms = [v for v in model.weights if v.name == "gamma"]
+    assert len(norms) == len([v for v in model.weights if v.name == "moving_mean"])
+    epsilons = {layer.epsilon for layer in model.layers if hasattr(layer, "epsilon")}
+    assert epsilons == {1e-3} and model.get_layer("aux").bn_scale
+    # torchvision's F.avg_pool2d(x, 3, 1, padding=1) counts the zeros: pad, then a 'valid' mean.
+    for block in ("mixed0", "mixed4", "mixed9"):
+        assert model.get_layer(f"{block}_b3_pad").padding == ((1, 1), (1, 1))
+        assert model.get_layer(f"{block}_b3_pool").padding == "valid"
+    # torchvision's documented 27,161,264 parameters of inception_v3, with its AuxLogits.
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 27_161_264
+    assert keras_arches.model_info(model).variant == "torchvision"
+    default = keras_arches.InceptionV3(weights=None, include_top=False, input_shape=(75, 75, 3))
+    assert "mixed0_b3_pad" not in [layer.name for layer in default.layers]
+    assert default.get_layer("mixed0_b3_pool").padding == "same"
 
 
 def test_inception_v3_aux_misuse():
@@ -205,6 +227,23 @@ def test_inception_resnet_block_is_identity_plus_scaled_residual():
     np.testing.assert_allclose(model(x), x + 0.1 * up, rtol=1e-4, atol=1e-4)
     conv.set_weights([np.zeros_like(kernel), np.zeros_like(bias)])
     np.testing.assert_allclose(model(x), x, atol=1e-6)
+
+
+def test_xception_timm_variant_pads_its_pools_on_every_side():
+    # -1s with a 0 at row 1, column 1 of a 4x4 map. PyTorch's 3x3/2 pool with padding=1 reads
+    # rows (and columns) -1..1 and 1..3: the 0 reaches all four outputs. Keras' "same" reads
+    # 0..2 and 2..4 (padding only the bottom/right): the 0 reaches one.
+    image = -np.ones((1, 4, 4, 1), "float32")
+    image[0, 1, 1, 0] = 0.0
+    x = keras.Input((4, 4, 1))
+    for symmetric, expected in ((True, [[0, 0], [0, 0]]), (False, [[0, -1], [-1, -1]])):
+        pool = keras.Model(x, strided_max_pool(x, f"pool{symmetric}", symmetric))
+        np.testing.assert_array_equal(np.asarray(pool(image))[0, :, :, 0], expected)
+    timm = keras_arches.Xception(weights=None, variant="timm", include_top=False,
+                                 input_shape=(75, 75, 3))
+    assert {layer.epsilon for layer in timm.layers if hasattr(layer, "epsilon")} == {1e-5}
+    assert isinstance(timm.get_layer("block3_pool_stride"), keras.layers.MaxPooling2D)
+    assert keras_arches.model_info(timm).twin == "timm legacy_xception"
 
 
 def test_xception_blocks():

@@ -10,7 +10,8 @@ cannot hide. Gammas above 1 would amplify float32 rounding through the depth (wi
 small ones keep the variances small, which makes an epsilon difference more visible.
 Its state dict is written as .safetensors and .pth, read back with ``read_state_dict`` and
 loaded with ``load_state_dict``; the logits must agree to max|dlogit| / max|logit| <= 1e-4,
-with the same argmax, on a random batch of two.
+with the same argmax, on a random batch of two. Our model also has the source's parameter count,
+batch-norm moving statistics included (Keras counts them).
 """
 
 import copy
@@ -35,7 +36,12 @@ pytorchcv_provider = pytest.importorskip("pytorchcv.model_provider")
 safetensors_torch = pytest.importorskip("safetensors.torch")
 
 import keras_arches  # noqa: E402
-from keras_arches.pretrained import Layout, load_state_dict, read_state_dict  # noqa: E402
+from keras_arches.pretrained import (  # noqa: E402
+    Layout,
+    get_layout,
+    load_state_dict,
+    read_state_dict,
+)
 from keras_arches.pretrained.layout import rules  # noqa: E402
 
 pytestmark = pytest.mark.parity
@@ -115,11 +121,17 @@ def _save(model, tmp_path, rename=str, pth_zip=False):
     return files
 
 
+def _torch_count(model):
+    """Parameters plus batch-norm running statistics: Keras' ``count_params()`` convention."""
+    norms = (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    return sum(p.numel() for p in model.parameters()) + sum(2 * m.num_features for m in norms)
+
+
 def _pair(builder, reference, layout, size, tmp_path, options=None, image_scale=1.0,
           **save_options):
     """Builds both models (ours with the builder ``options``, e.g. a ``variant``), loads each
-    saved file into ours, checks the logits; returns the relative errors per file, our model,
-    the source and the test images."""
+    saved file into ours, checks the counts and logits; returns the relative errors per file,
+    our model, the source and the test images."""
     options = options or {}
     card = keras_arches.model_info(builder).for_variant(options.get("variant"))
     assert min(size) >= card.min_size
@@ -133,6 +145,8 @@ def _pair(builder, reference, layout, size, tmp_path, options=None, image_scale=
         weights=None, input_shape=(*size, 3), classes=expected.shape[-1],
         classifier_activation=None, **options,
     )
+    if get_layout(layout).fold_bn_scale is None:  # else our batch norms lack the source's gamma
+        assert ours.count_params() == _torch_count(source)
     errors = {}
     for path in _save(source, tmp_path, **save_options):
         for variable in ours.weights:  # each file proves itself, not the previous one
@@ -159,9 +173,9 @@ def _pytorchcv(name):
     return lambda: pytorchcv_provider.get_model(name, pretrained=False)
 
 
-def _case(builder, reference, layout, size=(64, 64), slow=False, id=None):
+def _case(builder, reference, layout, size=(64, 64), slow=False, id=None, **options):
     return pytest.param(
-        builder, reference, layout, size, marks=[pytest.mark.slow] if slow else [],
+        builder, reference, layout, size, options, marks=[pytest.mark.slow] if slow else [],
         id=id or builder,
     )
 
@@ -191,10 +205,105 @@ PAIRS = [
           (75, 75)),
 ]
 
+# The builders' `variant=` layouts (issue 16), at their smallest inputs.
+_TV = dict(variant="torchvision")
+VARIANT_PAIRS = [
+    _case("ResNet50", _torchvision("resnet50"), "torchvision.resnet", (32, 32), **_TV),
+    _case("ResNet50", _timm("resnet50"), "timm.resnet", (32, 32), id="ResNet50-timm", **_TV),
+    _case("ResNet101", _torchvision("resnet101"), "torchvision.resnet", (32, 32), **_TV),
+    _case("ResNet152", _torchvision("resnet152"), "torchvision.resnet", (32, 32), slow=True,
+          **_TV),
+    _case("InceptionV3", _torchvision("inception_v3", aux_logits=False, init_weights=False),
+          "torchvision.inception_v3", (75, 75), **_TV),
+    _case("InceptionV3", _timm("inception_v3"), "torchvision.inception_v3", (75, 75),
+          id="InceptionV3-timm", **_TV),
+]  # Xception's: test_xception_timm_parity_and_keras_pools_are_not_timm_s
 
-@pytest.mark.parametrize("builder, reference, layout, size", PAIRS)
-def test_parity(builder, reference, layout, size, tmp_path):
-    _pair(builder, reference, layout, size, tmp_path)
+
+@pytest.mark.parametrize("builder, reference, layout, size, options", PAIRS + VARIANT_PAIRS)
+def test_parity(builder, reference, layout, size, options, tmp_path):
+    _, ours, _, _ = _pair(builder, reference, layout, size, tmp_path, options)
+    assert keras_arches.model_info(ours).variant == options.get("variant")
+
+
+@pytest.mark.parametrize(
+    "builder, reference, variant, tags",
+    [
+        ("resnet50", _torchvision("resnet50"), "torchvision", ("tv_in1k", "a1_in1k")),
+        ("resnet101", _timm("resnet101"), "torchvision", ("tv2_in1k", "gluon_in1k")),
+        ("resnet152", _torchvision("resnet152"), "torchvision", ("tv_in1k", "a1h_in1k")),
+        ("inception_v3", _timm("inception_v3"), "torchvision", ("tv_in1k", "gluon_in1k")),
+        ("xception", _timm("legacy_xception"), "timm", ("tf_in1k",)),
+        ("resnet110", _pytorchcv("resnet110_cifar10"), "projection", ("cifar10",)),
+    ],
+)
+def test_a_checkpoint_s_card_counts_its_source_s_parameters(builder, reference, variant, tags):
+    # The card of "arch.tag" describes the checkpoint's layout, its count the source model's.
+    count = _torch_count(reference())
+    default = keras_arches.model_info(builder)
+    for tag in tags:
+        card = keras_arches.model_info(f"{builder}.{tag}")
+        assert (card.variant, card.params, card.checkpoint) == (variant, count, tag)
+        assert tag in card.tags and tag not in default.tags and tag in default.all_tags
+    assert default.variant is None
+
+
+def test_xception_timm_parity_and_keras_pools_are_not_timm_s(tmp_path):
+    # At 75 px block3 pools an 18x18 map. Loaded into the keras twin (its layer names are the
+    # variant's), the same state dict gives other logits: Keras' "same" max pool pads an even
+    # map at the bottom and right only, timm's pads every side.
+    _, ours, source, images = _pair(
+        "Xception", _timm("legacy_xception"), "timm.legacy_xception", (75, 75), tmp_path,
+        dict(variant="timm"),
+    )
+    twin = keras_arches.Xception(weights=None, input_shape=(75, 75, 3), classifier_activation=None)
+    load_state_dict(twin, read_state_dict(tmp_path / "model.safetensors"), "timm.legacy_xception")
+    error = _relative_error(_keras(twin, images), _reference(source, images))
+    print(f"Xception's keras layout <- timm.legacy_xception: {error}")
+    assert error > 100 * TOLERANCE
+
+
+def test_inception_v3_without_aux_head_drops_torchvision_s_auxlogits():
+    # torchvision's (and timm's tv_in1k) file holds AuxLogits; a model without the head skips it.
+    state = {k: v.numpy() for k, v in torchvision.models.inception_v3(
+        weights=None, init_weights=False).state_dict().items()}
+    ours = keras_arches.InceptionV3(weights=None, variant="torchvision", input_shape=(75, 75, 3))
+    conversion = load_state_dict(ours, state, "torchvision.inception_v3")
+    assert set(conversion.dropped) == {k for k in state if k.startswith("AuxLogits.")}
+    assert len(conversion.dropped) == 14  # two conv + BN units (with counters), the Linear
+
+
+@pytest.mark.slow
+def test_inception_v3_torchvision_aux_head(tmp_path):
+    # At 299 px (the aux head's input is mixed7's 17x17): every AuxLogits tensor loads, and the
+    # head computes torchvision's AuxLogits on Mixed_6e's output.
+    size = (299, 299)
+    torch.manual_seed(0)
+    source = _randomise(torchvision.models.inception_v3(weights=None, init_weights=False), size)
+    with torch.no_grad():  # AuxLogits runs only in training, so _randomise skipped its norms
+        for norm in source.AuxLogits.modules():
+            if isinstance(norm, torch.nn.BatchNorm2d):
+                norm.weight.uniform_(0.3, 0.7)
+                norm.bias.uniform_(-0.5, 0.5)
+                norm.running_mean.uniform_(-0.5, 0.5)
+                norm.running_var.uniform_(0.5, 2.0)
+    images = _images(size)
+    captured = {}
+    hook = source.Mixed_6e.register_forward_hook(lambda m, i, out: captured.update(x=out))
+    expected = _reference(source, images)
+    hook.remove()
+    with torch.no_grad():
+        expected_aux = source.AuxLogits(captured["x"]).numpy()
+    ours = keras_arches.InceptionV3(weights=None, variant="torchvision", aux_classifiers=True,
+                                    classifier_activation=None)
+    assert ours.count_params() == _torch_count(source)
+    for path in _save(source, tmp_path):
+        conversion = load_state_dict(ours, read_state_dict(path), "torchvision.inception_v3")
+        assert not conversion.dropped
+        logits, aux = (keras.ops.convert_to_numpy(y) for y in ours(images, training=False))
+        errors = (_relative_error(logits, expected), _relative_error(aux, expected_aux))
+        print(f"\nInceptionV3 torchvision + aux <- {path.name}: {errors}")
+        assert max(errors) <= TOLERANCE
 
 
 def _legacy_densenet_key(key):
@@ -215,15 +324,17 @@ def test_densenet121_parity_with_legacy_keys(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "builder, reference, layout",
+    "builder, reference, layout, options",
     [
-        ("WideResNet", _pytorchcv("wrn28_10_cifar10"), "pytorchcv.wrn_cifar"),
-        ("DenseNetBC", _pytorchcv("densenet100_k12_bc_cifar10"), "pytorchcv.densenet_cifar"),
+        ("WideResNet", _pytorchcv("wrn28_10_cifar10"), "pytorchcv.wrn_cifar", {}),
+        ("DenseNetBC", _pytorchcv("densenet100_k12_bc_cifar10"), "pytorchcv.densenet_cifar", {}),
+        ("ResNet110", _pytorchcv("resnet110_cifar10"), "pytorchcv.resnet_cifar",
+         dict(shortcut="projection")),
     ],
-    ids=["WideResNet", "DenseNetBC"],
+    ids=["WideResNet", "DenseNetBC", "ResNet110"],
 )
-def test_cifar_parity(builder, reference, layout, tmp_path):
-    errors, *_ = _pair(builder, reference, layout, (32, 32), tmp_path, pth_zip=True)
+def test_cifar_parity(builder, reference, layout, options, tmp_path):
+    errors, *_ = _pair(builder, reference, layout, (32, 32), tmp_path, options, pth_zip=True)
     assert "model.pth.zip" in errors
 
 
@@ -455,4 +566,24 @@ def test_depthwise_conv_layout():
     images = np.random.default_rng(1).normal(size=(2, 6, 6, 4)).astype("float32")
     with torch.no_grad():
         expected = conv(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()
+    assert _relative_error(_keras(ours, images), expected.transpose(0, 2, 3, 1)) <= 1e-6
+
+
+def test_separable_conv_layout():
+    # timm's SeparableConv2d (a depthwise `conv1`, 2 outputs per channel, then a biased 1x1
+    # `pointwise`) and Keras' SeparableConv2D.
+    torch.manual_seed(0)
+    source = torch.nn.Sequential()
+    source.add_module("conv1", torch.nn.Conv2d(4, 8, 3, groups=4, bias=False))
+    source.add_module("pointwise", torch.nn.Conv2d(8, 5, 1))
+    inputs = keras.Input((6, 6, 4))
+    layer = keras.layers.SeparableConv2D(5, 3, depth_multiplier=2, name="sep")
+    ours = keras.Model(inputs, layer(inputs))
+    layout = Layout("test.separable", "timm 1.0 SeparableConv2d", 1e-5, rules(("sep", "sep")),
+                    optional=(), classifier=())
+    state = {f"sep.{k}": v.detach().numpy() for k, v in source.state_dict().items()}
+    assert sorted(load_state_dict(ours, state, layout).loaded) == sorted(state)
+    images = np.random.default_rng(1).normal(size=(2, 6, 6, 4)).astype("float32")
+    with torch.no_grad():
+        expected = source.eval()(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()
     assert _relative_error(_keras(ours, images), expected.transpose(0, 2, 3, 1)) <= 1e-6

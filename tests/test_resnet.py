@@ -50,7 +50,13 @@ def _slow_if_big(names):
 
 
 def test_every_variant_is_registered_and_in_a_family():
-    assert sorted(REFERENCE) == sorted(resnet.VARIANTS)
+    # VARIANTS rows: one per registered builder, one per builder layout ("resnet50_torchvision").
+    layouts = [f"{name}_{v}" for name in REFERENCE for v in model_info(name).variants]
+    assert sorted(layouts) == [
+        "resnet101_torchvision", "resnet110_projection", "resnet152_torchvision",
+        "resnet50_torchvision",
+    ]
+    assert sorted([*REFERENCE, *layouts]) == sorted(resnet.VARIANTS)
     families = {name: model_info(name).family for name in REFERENCE}
     assert {n for n, f in families.items() if f == "resnet"} == {
         "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet50v2",
@@ -162,10 +168,13 @@ def test_keras_v2_strides_the_last_block_and_biases_only_unnormalized_convs():
     assert "conv2_block1_3_conv" in biased and "conv2_block1_1_conv" not in biased
 
 
-def test_torchvision_layout_strides_the_3x3_without_biases():
-    model = keras_arches.ResNeXt50_32x4d(include_top=False, input_shape=(64, 64, 3))
+@pytest.mark.parametrize("builder", ["ResNeXt50_32x4d", "ResNet50"])
+def test_torchvision_layout_strides_the_3x3_without_biases(builder):
+    options = dict(weights=None, variant="torchvision") if builder == "ResNet50" else {}
+    model = getattr(keras_arches, builder)(include_top=False, input_shape=(64, 64, 3), **options)
+    groups, width = (32, 256) if builder == "ResNeXt50_32x4d" else (1, 128)
     conv = _conv(model, "conv3_block1_2_conv")
-    assert conv.strides == (2, 2) and conv.groups == 32 and conv.filters == 256
+    assert conv.strides == (2, 2) and conv.groups == groups and conv.filters == width
     assert _conv(model, "conv3_block1_1_conv").strides == (1, 1)
     assert not any(getattr(layer, "use_bias", False) for layer in model.layers)
     assert {
@@ -229,6 +238,46 @@ def test_resnet110_option_a_shortcut_subsamples_and_pads_with_zeros():
     expected = np.pad(x[:, ::2, ::2, :], ((0, 0), (0, 0), (0, 0), (8, 8)))
     np.testing.assert_array_equal(got, expected)
     assert len([layer for layer in model.layers if layer.name.endswith("_out")]) == 54
+
+
+def test_resnet110_projection_shortcuts_only_at_the_two_transitions():
+    model = keras_arches.ResNet110(shortcut="projection", drop_path_rate=0.0)
+    projections = [layer for layer in model.layers if layer.name.endswith("_0_conv")]
+    assert [(p.name, p.strides, p.kernel_size, p.filters) for p in projections] == [
+        ("conv3_block1_0_conv", (2, 2), (1, 1), 32), ("conv4_block1_0_conv", (2, 2), (1, 1), 64),
+    ]
+    # Option B adds the two 1x1 convs and their batch norms to option A's count.
+    assert model.count_params() - model_info("resnet110").params == (16 * 32 + 4 * 32) + (
+        32 * 64 + 4 * 64
+    )
+    assert model_info(model).variant == "projection"
+
+
+def test_a_checkpoint_chooses_its_layout():
+    # The rule: weights=<tag> builds the tag's layout; an explicit contradiction is an error.
+    info = model_info("resnet50")
+    assert info.resolve_variant("a1_in1k").variant == "torchvision"
+    assert info.resolve_variant("imagenet").variant is None  # keras' own file
+    assert info.resolve_variant("imagenet", "torchvision").default_checkpoint == "tv_in1k"
+    assert model_info("resnet110").resolve_variant("cifar10").variant == "projection"
+    with pytest.raises(ValueError, match="projection shortcuts .* shortcut='zero_pad'"):
+        keras_arches.ResNet110(weights="cifar10", shortcut="zero_pad")
+    with pytest.raises(ValueError, match="`shortcut` must be one of"):
+        keras_arches.ResNet110(shortcut="option_b")
+    with pytest.raises(ValueError, match=r"`variant` must be one of \[None, 'torchvision'\]"):
+        keras_arches.ResNet50(weights=None, variant="timm")
+    # The default layouts keep their cards: keras' twin, weights="imagenet" keras' file.
+    assert (info.variant, info.twin, info.params) == (
+        None, "keras.applications.ResNet50", 25_636_712
+    )
+    assert "a1_in1k" not in info.tags and "a1_in1k" in info.all_tags
+
+
+def test_a_state_dict_path_needs_the_layout_it_was_saved_in(tmp_path):
+    path = tmp_path / "resnet110_cifar10.pth"
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"its shortcut='projection' has one: pass it"):
+        keras_arches.ResNet110(weights=str(path))
 
 
 # -------------------------------------------------------------------- stochastic depth

@@ -22,12 +22,13 @@ class AuxiliaryClassifier(keras.layers.Layer):
     defaults, and of Inception v3 (Szegedy et al. 2016, "Rethinking the Inception Architecture")
     with `batch_norm=True, conv2_filters=768, conv2_kernel=5, hidden_units=None, dropout_rate=0`
     (1x1 conv 128 + BN + ReLU -> 5x5 'valid' conv 768 + BN + ReLU -> flatten -> FC `classes`).
-    With `batch_norm` the convolutions have no bias and BN uses epsilon=1e-3, scale=False
-    (keras.applications' `conv2d_bn`). `hidden_units=None` drops the hidden FC, `dropout_rate=0`
-    the dropout, `conv2_filters=None` the second conv. Sublayers: "pool", "conv", "bn", "conv2",
-    "bn2", "flatten", "fc", "dropout", "classifier". Under a mixed-precision policy the
-    classifier computes in float32. Output: `(batch, classes)` scores after
-    `classifier_activation` (None gives logits).
+    With `batch_norm` the convolutions have no bias and BN uses epsilon=1e-3 and no gamma
+    (keras.applications' `conv2d_bn`), or a gamma with `bn_scale=True` (torchvision 0.29's
+    `InceptionAux`, whose adaptive average pool is the identity on its 1x1 map at 299 px).
+    `hidden_units=None` drops the hidden FC, `dropout_rate=0` the dropout, `conv2_filters=None`
+    the second conv. Sublayers: "pool", "conv", "bn", "conv2", "bn2", "flatten", "fc",
+    "dropout", "classifier". Under a mixed-precision policy the classifier computes in float32.
+    Output: `(batch, classes)` scores after `classifier_activation` (None gives logits).
     """
 
     def __init__(
@@ -41,6 +42,7 @@ class AuxiliaryClassifier(keras.layers.Layer):
         hidden_units=1024,
         dropout_rate=0.7,
         batch_norm=False,
+        bn_scale=False,
         classifier_activation="softmax",
         data_format=None,
         **kwargs,
@@ -56,10 +58,9 @@ class AuxiliaryClassifier(keras.layers.Layer):
         _check_positive_int("conv2_filters", conv2_filters, allow_none=True)
         _check_positive_int("hidden_units", hidden_units, allow_none=True)
         check_rate("dropout_rate", dropout_rate)
-        if not isinstance(batch_norm, bool):
-            raise ValueError(
-                f"`batch_norm` must be True or False. Received: batch_norm={batch_norm!r}"
-            )
+        for arg, value in (("batch_norm", batch_norm), ("bn_scale", bn_scale)):
+            if not isinstance(value, bool):
+                raise ValueError(f"`{arg}` must be True or False. Received: {arg}={value!r}")
         keras.activations.get(classifier_activation)  # fails early on an unknown activation
         super().__init__(**kwargs)
         self.classes = classes
@@ -71,13 +72,14 @@ class AuxiliaryClassifier(keras.layers.Layer):
         self.hidden_units = hidden_units
         self.dropout_rate = float(dropout_rate)
         self.batch_norm = batch_norm
+        self.bn_scale = bn_scale
         self.classifier_activation = classifier_activation
         self.data_format = standardize_data_format(data_format)
         channel_axis = -1 if self.data_format == "channels_last" else 1
 
         policy = self.dtype_policy
         conv = dict(use_bias=not batch_norm, data_format=self.data_format, dtype=policy)
-        bn = dict(axis=channel_axis, epsilon=1e-3, scale=False, dtype=policy)
+        bn = dict(axis=channel_axis, epsilon=1e-3, scale=bn_scale, dtype=policy)
         self.pool = keras.layers.AveragePooling2D(
             pool_size,
             strides=pool_strides,
@@ -176,6 +178,7 @@ class AuxiliaryClassifier(keras.layers.Layer):
                 "hidden_units": self.hidden_units,
                 "dropout_rate": self.dropout_rate,
                 "batch_norm": self.batch_norm,
+                "bn_scale": self.bn_scale,
                 "classifier_activation": activation,
                 "data_format": self.data_format,
             }

@@ -6,15 +6,17 @@ automatically, here every layer is named from its block). The blocks are shared:
 same modules, v4 and Inception-ResNet v2 reuse their layouts with other widths.
 """
 
-import keras
 from keras import layers
 
 from keras_arches.contract import Contract, check_rate
 from keras_arches.layers import AuxiliaryClassifier
 from keras_arches.models.common import check_bool, conv_bn, data_format_for, keras_weights
 from keras_arches.registry import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
     INCEPTION_MEAN,
     INCEPTION_STD,
+    ArchModel,
     register,
     timm_checkpoint,
 )
@@ -45,9 +47,15 @@ def tower(x, specs, name, *, axis, scale=False):
     return x
 
 
-def _avg_pool_branch(x, filters, name, *, axis, scale):
-    # 3x3/1 'same' average pool; Keras excludes the padded zeros, as timm's count_include_pad=False.
-    pooled = layers.AveragePooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
+def _avg_pool_branch(x, filters, name, *, axis, scale, count_pad=False):
+    """3x3/1 average pool -> 1x1 conv. Keras' 'same' excludes the padded zeros from each mean
+    (as timm's ``count_include_pad=False``); ``count_pad=True`` counts them, as torchvision's
+    ``F.avg_pool2d(x, 3, stride=1, padding=1)`` does: explicit zero padding, then 'valid'."""
+    if count_pad:
+        x = layers.ZeroPadding2D(1, name=f"{name}_pad")(x)
+    pooled = layers.AveragePooling2D(
+        3, strides=1, padding="valid" if count_pad else "same", name=f"{name}_pool"
+    )(x)
     return conv_bn(pooled, filters, 1, f"{name}_proj", axis=axis, scale=scale)
 
 
@@ -55,19 +63,20 @@ def _max_pool_reduce(x, name):
     return layers.MaxPooling2D(3, strides=2, name=name)(x)
 
 
-def inception_a(x, widths, name, *, axis, kernel=5, scale=False):
+def inception_a(x, widths, name, *, axis, kernel=5, scale=False, count_pad=False):
     """The 35x35 module (Rethinking Fig. 5; v4's Inception-A): four branches concatenated.
 
     ``widths = (b0, (b1_reduce, b1), (b2_reduce, b2a, b2b), pool)``: 1x1 b0 | 1x1 -> ``kernel``
     x``kernel`` b1 | 1x1 -> 3x3 -> 3x3 | 3x3 average pool -> 1x1. ``kernel=3`` is the paper's
-    factorised module; keras' Inception v3 keeps a 5x5 in the second branch.
+    factorised module; keras' Inception v3 keeps a 5x5 in the second branch. ``scale``: batch
+    norms with gamma; ``count_pad``: the pool's mean counts its padding (torchvision).
     """
     b0, (r1, b1), b2, pool = widths
     branches = [
         conv_bn(x, b0, 1, f"{name}_b0", axis=axis, scale=scale),
         tower(x, [(r1, 1), (b1, kernel)], f"{name}_b1", axis=axis, scale=scale),
         tower(x, [(b2[0], 1), (b2[1], 3), (b2[2], 3)], f"{name}_b2", axis=axis, scale=scale),
-        _avg_pool_branch(x, pool, f"{name}_b3", axis=axis, scale=scale),
+        _avg_pool_branch(x, pool, f"{name}_b3", axis=axis, scale=scale, count_pad=count_pad),
     ]
     return layers.Concatenate(axis=axis, name=name)(branches)
 
@@ -87,11 +96,12 @@ def reduction_a(x, widths, name, *, axis, scale=False):
     return layers.Concatenate(axis=axis, name=name)(branches)
 
 
-def inception_b(x, widths, name, *, axis, scale=False):
+def inception_b(x, widths, name, *, axis, scale=False, count_pad=False):
     """The 17x17 module with 7x7 factorised into 1x7 and 7x1 (Rethinking Fig. 6, n=7; v4's B).
 
     ``widths = (b0, (r1, b1a, b1b), (r2, b2a, b2b, b2c, b2d), pool)``: 1x1 | 1x1 -> 1x7 -> 7x1 |
-    1x1 -> 7x1 -> 1x7 -> 7x1 -> 1x7 | 3x3 average pool -> 1x1.
+    1x1 -> 7x1 -> 1x7 -> 7x1 -> 1x7 | 3x3 average pool -> 1x1; ``scale``, ``count_pad`` as in
+    :func:`inception_a`.
     """
     b0, (r1, b1a, b1b), (r2, b2a, b2b, b2c, b2d), pool = widths
     branches = [
@@ -101,7 +111,7 @@ def inception_b(x, widths, name, *, axis, scale=False):
             x, [(r2, 1), (b2a, (7, 1)), (b2b, (1, 7)), (b2c, (7, 1)), (b2d, (1, 7))],
             f"{name}_b2", axis=axis, scale=scale,
         ),
-        _avg_pool_branch(x, pool, f"{name}_b3", axis=axis, scale=scale),
+        _avg_pool_branch(x, pool, f"{name}_b3", axis=axis, scale=scale, count_pad=count_pad),
     ]
     return layers.Concatenate(axis=axis, name=name)(branches)
 
@@ -132,11 +142,12 @@ def _split_1x3_3x1(x, filters, name, *, axis, scale):
     return layers.Concatenate(axis=axis, name=f"{name}_concat")(branches)
 
 
-def inception_c(x, widths, name, *, axis, scale=False):
+def inception_c(x, widths, name, *, axis, scale=False, count_pad=False):
     """The 8x8 module with expanded filter bank outputs (Rethinking Fig. 7; v4's Inception-C).
 
     ``widths = (b0, (r1, split1), (specs2, split2), pool)``: 1x1 b0 | 1x1 -> (1x3 | 3x1) |
-    the :func:`tower` ``specs2`` -> (1x3 | 3x1) | 3x3 average pool -> 1x1 ``pool``.
+    the :func:`tower` ``specs2`` -> (1x3 | 3x1) | 3x3 average pool -> 1x1 ``pool``; ``scale``,
+    ``count_pad`` as in :func:`inception_a`.
     """
     b0, (r1, split1), (specs2, split2), pool = widths
     b1 = conv_bn(x, r1, 1, f"{name}_b1_0", axis=axis, scale=scale)
@@ -145,7 +156,7 @@ def inception_c(x, widths, name, *, axis, scale=False):
         conv_bn(x, b0, 1, f"{name}_b0", axis=axis, scale=scale),
         _split_1x3_3x1(b1, split1, f"{name}_b1", axis=axis, scale=scale),
         _split_1x3_3x1(b2, split2, f"{name}_b2", axis=axis, scale=scale),
-        _avg_pool_branch(x, pool, f"{name}_b3", axis=axis, scale=scale),
+        _avg_pool_branch(x, pool, f"{name}_b3", axis=axis, scale=scale, count_pad=count_pad),
     ]
     return layers.Concatenate(axis=axis, name=name)(branches)
 
@@ -160,13 +171,13 @@ _V3_REDUCTION_B = ((192, 320), (192, 192, 192, 192))
 _V3_C = (320, (384, 384), ([(448, 1), (384, 3)], 384), 192)
 
 
-def _v3_stem(x, axis):
-    x = conv_bn(x, 32, 3, "stem_conv1", axis=axis, strides=2, padding="valid")
-    x = conv_bn(x, 32, 3, "stem_conv2", axis=axis, padding="valid")
-    x = conv_bn(x, 64, 3, "stem_conv3", axis=axis)
+def _v3_stem(x, *, axis, scale=False):
+    x = conv_bn(x, 32, 3, "stem_conv1", axis=axis, strides=2, padding="valid", scale=scale)
+    x = conv_bn(x, 32, 3, "stem_conv2", axis=axis, padding="valid", scale=scale)
+    x = conv_bn(x, 64, 3, "stem_conv3", axis=axis, scale=scale)
     x = layers.MaxPooling2D(3, strides=2, name="stem_pool1")(x)
-    x = conv_bn(x, 80, 1, "stem_conv4", axis=axis, padding="valid")
-    x = conv_bn(x, 192, 3, "stem_conv5", axis=axis, padding="valid")
+    x = conv_bn(x, 80, 1, "stem_conv4", axis=axis, padding="valid", scale=scale)
+    x = conv_bn(x, 192, 3, "stem_conv5", axis=axis, padding="valid", scale=scale)
     return layers.MaxPooling2D(3, strides=2, name="stem_pool2")(x)
 
 
@@ -230,6 +241,23 @@ def InceptionV2(
     return c.model(c.head(x))
 
 
+def _inception_v3_checkpoint(tag, top1, mean=INCEPTION_MEAN, std=INCEPTION_STD):
+    return timm_checkpoint(
+        f"inception_v3.{tag}", "torchvision.inception_v3", top1, "apache-2.0", input_size=299,
+        mean=mean, std=std, variant="torchvision",
+    )
+
+
+# timm 1.0's inception_v3 files, all in torchvision's layout. torchvision's own file expects
+# inputs in [-1, 1] (its transform_input); timm's copy "tv_in1k" says so with mean = std = 0.5.
+_INCEPTION_V3_CHECKPOINTS = (
+    _inception_v3_checkpoint("tv_in1k", 77.472),
+    _inception_v3_checkpoint("tf_in1k", 77.866),
+    _inception_v3_checkpoint("tf_adv_in1k", 77.598),
+    _inception_v3_checkpoint("gluon_in1k", 78.806, IMAGENET_MEAN, IMAGENET_STD),
+)
+
+
 @register(
     family="inception",
     paper=_RETHINKING,
@@ -243,6 +271,12 @@ def InceptionV2(
         "bcbd6486424b2319ff4ef7d526e38f63",
     ),
     preprocessing="tf", published_top1=(77.9, "keras.applications"),
+    checkpoints=_INCEPTION_V3_CHECKPOINTS,
+    variants={"torchvision": dict(
+        twin="torchvision inception_v3", params=23_869_000, weights={},
+        layout="torchvision.inception_v3", published_top1=(77.294, "torchvision"),
+        default_checkpoint="tv_in1k",
+    )},
 )
 def InceptionV3(
     include_top=True,
@@ -254,6 +288,7 @@ def InceptionV3(
     classifier_activation="softmax",
     name="inception_v3",
     aux_classifiers=False,
+    variant=None,
 ):
     """Inception v3 (Szegedy et al. 2016), twin of ``keras.applications.InceptionV3``.
 
@@ -263,8 +298,13 @@ def InceptionV3(
     on mixed7 (5x5/3 average pool -> 1x1 conv 128 -> 5x5 conv 768 -> FC ``classes``; its 17x17
     input needs the 299x299 input) and the model returns ``[predictions, aux]``: compile with
     ``loss_weights=[1, 0.4]`` and use ``keras_arches.strip_auxiliary(model)`` for inference.
-    With ``"imagenet"`` the auxiliary head starts random (keras' files hold none). Returns a Keras
-    ``Model``.
+    With a named checkpoint the auxiliary head starts random (keras' files and timm's tf/gluon
+    files hold none). ``variant="torchvision"``: torchvision 0.29's ``inception_v3`` (and timm
+    1.0's), the layout of the checkpoints ``"tv_in1k"`` (what ``"imagenet"`` then loads),
+    ``"tf_in1k"``, ``"tf_adv_in1k"`` and ``"gluon_in1k"``: batch norms with gamma (epsilon
+    1e-3), average-pool branches whose means count the zero padding, and torchvision's
+    ``AuxLogits`` under ``aux_classifiers``. A checkpoint chooses its variant (``variant=None``);
+    a contradicting ``variant`` is a ``ValueError``. Returns a Keras ``Model``.
     """
     check_bool("aux_classifiers", aux_classifiers)
     if aux_classifiers and not include_top:
@@ -272,33 +312,41 @@ def InceptionV3(
             "`aux_classifiers=True` needs `include_top=True`: the auxiliary head is a "
             "classifier. Received: include_top=False"
         )
+    info = InceptionV3.info.resolve_variant(weights, variant)
     c = Contract(
-        InceptionV3.info, include_top, weights, input_tensor, input_shape, pooling,
+        info, include_top, weights, input_tensor, input_shape, pooling,
         classes, classifier_activation, name,
     )
     axis = c.channel_axis
-    x = _v3_stem(c.image, axis)
+    torchvision = info.variant == "torchvision"
+    block = dict(axis=axis, scale=torchvision)
+    pooled = dict(block, count_pad=torchvision)
+    x = _v3_stem(c.image, **block)
     for i, widths in enumerate(_V3_A):
-        x = inception_a(x, widths, f"mixed{i}", axis=axis)
-    x = reduction_a(x, _V3_REDUCTION_A, "mixed3", axis=axis)
+        x = inception_a(x, widths, f"mixed{i}", **pooled)
+    x = reduction_a(x, _V3_REDUCTION_A, "mixed3", **block)
     for i, widths in enumerate(_V3_B):
-        x = inception_b(x, widths, f"mixed{4 + i}", axis=axis)
+        x = inception_b(x, widths, f"mixed{4 + i}", **pooled)
     aux = None
     if aux_classifiers:
         aux = AuxiliaryClassifier(
             c.classes, filters=128, conv2_filters=768, conv2_kernel=5, hidden_units=None,
-            dropout_rate=0.0, batch_norm=True, classifier_activation=c.classifier_activation,
-            data_format=data_format_for(axis), name="aux",
+            dropout_rate=0.0, batch_norm=True, bn_scale=torchvision,
+            classifier_activation=c.classifier_activation, data_format=data_format_for(axis),
+            name="aux",
         )(x)
-    x = reduction_b(x, _V3_REDUCTION_B, "mixed8", axis=axis)
+    x = reduction_b(x, _V3_REDUCTION_B, "mixed8", **block)
     for i in range(2):
-        x = inception_c(x, _V3_C, f"mixed{9 + i}", axis=axis)
+        x = inception_c(x, _V3_C, f"mixed{9 + i}", **pooled)
     outputs = c.head(x)
     if aux is None:
         return c.model(outputs)
-    if c.weights in c.info.weights:
-        c.model(outputs)  # loads keras' file into the main network's (shared) layers
-        return keras.Model(c.inputs, [outputs, aux], name=c.name)
+    if c.checkpoint is not None:
+        main = c.model(outputs)  # loads the checkpoint into the main network's (shared) layers
+        return ArchModel(
+            c.inputs, [outputs, aux], name=c.name, arch=main.arch, checkpoint=main.checkpoint,
+            variant=main.variant,
+        )
     return c.model([outputs, aux])
 
 
@@ -483,7 +531,7 @@ def InceptionResNetV2(
         classes, classifier_activation, name,
     )
     axis = c.channel_axis
-    x = _v3_stem(c.image, axis)
+    x = _v3_stem(c.image, axis=axis)
     x = inception_a(x, (96, (48, 64), (64, 96, 96), 64), "mixed_5b", axis=axis)
     for i in range(1, 11):
         x = inception_resnet_block(x, "block35", 0.17, f"block35_{i}", axis=axis)

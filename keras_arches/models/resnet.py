@@ -419,6 +419,10 @@ VARIANTS = {
     "resnet50": dict(_KERAS_V1, blocks_per_stage=_DEPTHS[50]),
     "resnet101": dict(_KERAS_V1, blocks_per_stage=_DEPTHS[101]),
     "resnet152": dict(_KERAS_V1, blocks_per_stage=_DEPTHS[152]),
+    # variant="torchvision" of ResNet50/101/152: the generic builder's defaults.
+    "resnet50_torchvision": dict(blocks_per_stage=_DEPTHS[50]),
+    "resnet101_torchvision": dict(blocks_per_stage=_DEPTHS[101]),
+    "resnet152_torchvision": dict(blocks_per_stage=_DEPTHS[152]),
     "resnet50v2": dict(_KERAS_V2, blocks_per_stage=_DEPTHS[50]),
     "resnet101v2": dict(_KERAS_V2, blocks_per_stage=_DEPTHS[101]),
     "resnet152v2": dict(_KERAS_V2, blocks_per_stage=_DEPTHS[152]),
@@ -434,6 +438,7 @@ VARIANTS = {
         stem="deep", shortcut_kernel_size=3,
     ),
     "resnet110": dict(_CIFAR, blocks_per_stage=(18, 18, 18), shortcut="zero_pad"),
+    "resnet110_projection": dict(_CIFAR, blocks_per_stage=(18, 18, 18)),  # pytorchcv's
     # WRN-d-1 here; WideResNet sets `blocks_per_stage` and `widths` from `depth` and `width`.
     "wide_resnet": dict(_CIFAR, preact=True, blocks_per_stage=(4, 4, 4)),
 }
@@ -447,7 +452,83 @@ def _imagenet_entry(family, paper, twin, params, **metadata):
     )
 
 
-# keras.applications twins: weights="imagenet" loads keras' published files.
+def _torchvision_variant(name, params, top1):
+    """The card fields of ``variant="torchvision"`` of keras' ResNet50/101/152 twins:
+    torchvision's (and timm's) ``resnet50|101|152``, the stride on the 3x3 conv and no conv
+    biases; ``"imagenet"`` then loads torchvision's IMAGENET1K_V1 file."""
+    return dict(
+        twin=f"torchvision {name}", params=params, weights={}, preprocessing="torch",
+        published_top1=(top1, "torchvision"), layout="torchvision.resnet",
+        default_checkpoint="tv_in1k",
+    )
+
+
+def _tv_checkpoints(name, v1, top1_v1, v2, top1_v2):
+    """torchvision 0.29's IMAGENET1K_V1 (``tv_in1k``) and V2 (``tv2_in1k``) files of ``name``."""
+    return (
+        torchvision_checkpoint(
+            "tv2_in1k", f"{name}-{v2}.pth", "torchvision.resnet", top1_v2, resize=232,
+            variant="torchvision",
+        ),
+        torchvision_checkpoint(
+            "tv_in1k", f"{name}-{v1}.pth", "torchvision.resnet", top1_v1, variant="torchvision",
+        ),
+    )
+
+
+def _timm_checkpoints(name, rows):
+    """timm 1.0's ``name.tag`` files: ``(tag, top1, licence, pretrained_cfg overrides)``."""
+    return tuple(
+        timm_checkpoint(f"{name}.{tag}", "timm.resnet", top1, licence, variant="torchvision",
+                        **options)
+        for tag, top1, licence, options in rows
+    )
+
+
+_RSB = dict(crop_pct=0.95)  # timm's "ResNet strikes back" recipes (a1, a2, b1k, c1, d, ...)
+_FB = dict(interpolation="bilinear")
+_APACHE, _NC = "apache-2.0", "cc-by-nc-4.0"
+
+# Every timm 1.0 / torchvision 0.29 ImageNet-1k checkpoint of resnet50/101/152 (timm's headless
+# "resnet50.bamboo" aside), all in torchvision's layout: variant="torchvision".
+_RESNET50_CHECKPOINTS = _timm_checkpoints("resnet50", (
+    ("a1_in1k", 80.382, _APACHE, _RSB),
+    ("a1h_in1k", 79.264, _APACHE, dict(input_size=176, crop_pct=0.9)),
+    ("a2_in1k", 79.828, _APACHE, _RSB),
+    ("a3_in1k", 75.994, _APACHE, dict(input_size=160, crop_pct=0.95)),
+    ("am_in1k", 79.004, _APACHE, {}),
+    ("b1k_in1k", 79.564, _APACHE, _RSB),
+    ("b2k_in1k", 79.388, _APACHE, _RSB),
+    ("bt_in1k", 78.444, _APACHE, {}),
+    ("c1_in1k", 79.766, _APACHE, _RSB),
+    ("c2_in1k", 79.868, _APACHE, _RSB),
+    ("d_in1k", 79.904, _APACHE, _RSB),
+    ("fb_ssl_yfcc100m_ft_in1k", 79.252, _NC, _FB),
+    ("fb_swsl_ig1b_ft_in1k", 81.146, _NC, _FB),
+    ("gluon_in1k", 77.58, _APACHE, {}),
+    ("ra_in1k", 78.82, _APACHE, {}),
+    ("ram_in1k", 79.034, _APACHE, {}),
+)) + _tv_checkpoints("resnet50", "0676ba61", 76.13, "11ad3fa6", 80.858)
+
+_RESNET101_CHECKPOINTS = _timm_checkpoints("resnet101", (
+    ("a1_in1k", 81.494, _APACHE, _RSB),
+    ("a1h_in1k", 81.95, _APACHE, _RSB),
+    ("a2_in1k", 81.344, _APACHE, _RSB),
+    ("a3_in1k", 77.928, _APACHE, dict(input_size=160, crop_pct=0.95)),
+    ("gluon_in1k", 79.306, _APACHE, {}),
+)) + _tv_checkpoints("resnet101", "63fe2227", 77.374, "cd907fc2", 81.886)
+
+_RESNET152_CHECKPOINTS = _timm_checkpoints("resnet152", (
+    ("a1_in1k", 81.998, _APACHE, _RSB),
+    ("a1h_in1k", 82.818, _APACHE, _RSB),
+    ("a2_in1k", 81.764, _APACHE, _RSB),
+    ("a3_in1k", 78.896, _APACHE, dict(input_size=160, crop_pct=0.95)),
+    ("gluon_in1k", 79.712, _APACHE, {}),
+)) + _tv_checkpoints("resnet152", "394f9c45", 78.312, "f82ba261", 82.284)
+
+
+# keras.applications twins: weights="imagenet" loads keras' published files; variant=
+# "torchvision" builds torchvision's layout, which the timm/torchvision checkpoints choose.
 
 
 @register(**_imagenet_entry(
@@ -455,6 +536,8 @@ def _imagenet_entry(family, paper, twin, params, **metadata):
     weights=keras_weights(
         "resnet/resnet50", "2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"
     ),
+    checkpoints=_RESNET50_CHECKPOINTS,
+    variants={"torchvision": _torchvision_variant("resnet50", 25_610_152, 76.13)},
     preprocessing="caffe", published_top1=(74.9, "keras.applications"),
 ))
 def ResNet50(
@@ -468,16 +551,23 @@ def ResNet50(
     name="resnet50",
     drop_path_rate=0.0,
     output_stride=None,
+    variant=None,
 ):
     """ResNet-50 (He et al. 2016, Table 1), a twin of ``keras.applications.ResNet50``: bottleneck
     blocks 3-4-6-3 with conv biases and the stride on the first 1x1 conv. ``drop_path_rate``:
-    stochastic depth of the last block (0 adds no layers). Returns a Keras ``Model``."""
+    stochastic depth of the last block (0 adds no layers). ``variant="torchvision"``:
+    torchvision 0.29's (and timm 1.0's) ``resnet50``, no conv biases and the stride on the 3x3
+    conv, the layout of every timm/torchvision checkpoint (``"tv_in1k"``, ``"a1_in1k"``, ...;
+    ``"imagenet"`` then loads ``"tv_in1k"``). A checkpoint chooses its variant
+    (``variant=None``); a contradicting ``variant`` is a ``ValueError``. Returns a Keras
+    ``Model``."""
+    info = ResNet50.info.resolve_variant(weights, variant)
     return ResNet(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name, info=ResNet50.info,
+        classifier_activation=classifier_activation, name=name, info=info,
         drop_path_rate=drop_path_rate, output_stride=output_stride,
-        **VARIANTS["resnet50"],
+        **VARIANTS["resnet50" if info.variant is None else "resnet50_torchvision"],
     )
 
 
@@ -486,6 +576,8 @@ def ResNet50(
     weights=keras_weights(
         "resnet/resnet101", "f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"
     ),
+    checkpoints=_RESNET101_CHECKPOINTS,
+    variants={"torchvision": _torchvision_variant("resnet101", 44_654_504, 77.374)},
     preprocessing="caffe", published_top1=(76.4, "keras.applications"),
 ))
 def ResNet101(
@@ -499,15 +591,17 @@ def ResNet101(
     name="resnet101",
     drop_path_rate=0.0,
     output_stride=None,
+    variant=None,
 ):
-    """ResNet-101: :func:`ResNet50` with 3-4-23-3 blocks (``keras.applications.ResNet101``).
-    Returns a Keras ``Model``."""
+    """ResNet-101: :func:`ResNet50` with 3-4-23-3 blocks (``keras.applications.ResNet101``;
+    ``variant="torchvision"``: torchvision's ``resnet101``). Returns a Keras ``Model``."""
+    info = ResNet101.info.resolve_variant(weights, variant)
     return ResNet(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name, info=ResNet101.info,
+        classifier_activation=classifier_activation, name=name, info=info,
         drop_path_rate=drop_path_rate, output_stride=output_stride,
-        **VARIANTS["resnet101"],
+        **VARIANTS["resnet101" if info.variant is None else "resnet101_torchvision"],
     )
 
 
@@ -517,6 +611,8 @@ def ResNet101(
         "resnet/resnet152", "100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"
     ),
     slow=True,
+    checkpoints=_RESNET152_CHECKPOINTS,
+    variants={"torchvision": _torchvision_variant("resnet152", 60_344_232, 78.312)},
     preprocessing="caffe", published_top1=(76.6, "keras.applications"),
 ))
 def ResNet152(
@@ -530,15 +626,17 @@ def ResNet152(
     name="resnet152",
     drop_path_rate=0.0,
     output_stride=None,
+    variant=None,
 ):
-    """ResNet-152: :func:`ResNet50` with 3-8-36-3 blocks (``keras.applications.ResNet152``).
-    Returns a Keras ``Model``."""
+    """ResNet-152: :func:`ResNet50` with 3-8-36-3 blocks (``keras.applications.ResNet152``;
+    ``variant="torchvision"``: torchvision's ``resnet152``). Returns a Keras ``Model``."""
+    info = ResNet152.info.resolve_variant(weights, variant)
     return ResNet(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name, info=ResNet152.info,
+        classifier_activation=classifier_activation, name=name, info=info,
         drop_path_rate=drop_path_rate, output_stride=output_stride,
-        **VARIANTS["resnet152"],
+        **VARIANTS["resnet152" if info.variant is None else "resnet152_torchvision"],
     )
 
 
@@ -1132,9 +1230,23 @@ def WideResNet(
     )
 
 
+_RESNET110_CHECKPOINTS = (
+    imgclsmob_checkpoint(
+        "cifar10", "v0.0.163", "resnet110_cifar10-0369-4d6ca1fc",
+        "4d6ca1fc02eaeed724f4f596011e391528536049", "pytorchcv.resnet_cifar", 3.69,
+        variant="projection",
+    ),
+)
+
+
 @register(**_cifar_entry(
     "resnet", _HUANG2016, 1_736_058,
-    preprocessing="torch", recipe="stochastic_depth",
+    preprocessing="torch", recipe="stochastic_depth", checkpoints=_RESNET110_CHECKPOINTS,
+    variants={"projection": dict(
+        twin="pytorchcv resnet110_cifar10", params=1_739_002, layout="pytorchcv.resnet_cifar",
+        default_checkpoint="cifar10",
+    )},
+    variant_argument="shortcut",
 ))
 def ResNet110(
     include_top=True,
@@ -1146,15 +1258,28 @@ def ResNet110(
     classifier_activation="softmax",
     name="resnet110",
     drop_path_rate=0.5,
+    shortcut=None,
 ):
     """ResNet-110 for CIFAR (He et al. 2016, Sec. 4.2: 6n + 2 layers, n = 18): a 3x3 conv to 16
     channels, three stages of 18 basic blocks with 16, 32, 64 channels, option-A shortcuts
     (strided subsampling and zero channel padding, no parameters). ``drop_path_rate``: stochastic
     depth of the last block, decaying linearly from the first; the default 0.5 is Huang et al.
-    2016's p_L. Returns a Keras ``Model``."""
+    2016's p_L. ``shortcut="projection"``: option B, a 1x1 conv + batch norm at the two
+    transitions, as pytorchcv 0.0.74's ``resnet110_cifar10``, whose checkpoint ``"cifar10"`` needs
+    it (the card's variant ``"projection"``); ``None`` takes the checkpoint's, else
+    ``"zero_pad"`` (option A). Returns a Keras ``Model``."""
+    _check_choice("shortcut", shortcut, (None, *SHORTCUTS))
+    variant = "projection" if shortcut == "projection" else None
+    info = ResNet110.info.resolve_variant(weights, variant)
+    if shortcut == "zero_pad" and info.variant == "projection":
+        raise ValueError(
+            f"The checkpoint {weights!r} of resnet110 has projection shortcuts (option B), not "
+            "shortcut='zero_pad'. Pass shortcut='projection' or leave `shortcut` unset."
+        )
     return ResNet(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name, info=ResNet110.info,
-        drop_path_rate=drop_path_rate, **VARIANTS["resnet110"],
+        classifier_activation=classifier_activation, name=name, info=info,
+        drop_path_rate=drop_path_rate,
+        **VARIANTS["resnet110" if info.variant is None else "resnet110_projection"],
     )

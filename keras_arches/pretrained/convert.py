@@ -5,7 +5,9 @@ converted with numpy alone, so this runs on every Keras backend without torch:
 
 - conv weights ``(out, in / groups, kh, kw)`` become Keras kernels ``(kh, kw, in / groups,
   out)``; a torch depthwise conv's ``(channels * multiplier, 1, kh, kw)`` becomes a
-  ``DepthwiseConv2D`` kernel ``(kh, kw, channels, multiplier)``;
+  ``DepthwiseConv2D`` kernel ``(kh, kw, channels, multiplier)``; a ``SeparableConv2D`` takes
+  the two convs of the source's separable module (:attr:`Layout.separable`: depthwise, then
+  pointwise);
 - Linear weights ``(out, in)`` are transposed; where a Flatten feeds the Dense layer, the rows
   are reordered from torch's C,H,W flattening to Keras' H,W,C;
 - batch norm weight, bias, running mean and running variance become gamma, beta, moving mean
@@ -24,7 +26,7 @@ import dataclasses
 import keras
 import numpy as np
 
-from keras_arches.layers import FireModule, SqueezeExcite
+from keras_arches.layers import AuxiliaryClassifier, FireModule, SqueezeExcite
 from keras_arches.pretrained.layout import Layout
 from keras_arches.pretrained.maps import LAYOUTS
 
@@ -32,6 +34,7 @@ from keras_arches.pretrained.maps import LAYOUTS
 _COMPOSITES = (
     (SqueezeExcite, ("fc1", "fc2")),
     (FireModule, ("squeeze_conv", "expand1x1_conv", "expand3x3_conv")),
+    (AuxiliaryClassifier, ("conv", "bn", "conv2", "bn2", "fc", "classifier")),
 )
 _COUNTERS = ".num_batches_tracked"  # torch's BN step counters: no weights
 _SHOWN = 12  # keys listed per kind of problem in an error message
@@ -114,7 +117,8 @@ def _leaves(layer):
         if isinstance(layer, composite):
             for attribute in attributes:
                 sublayer = getattr(layer, attribute)
-                yield f"{layer.name}/{sublayer.name}", sublayer
+                if sublayer is not None:  # an option the layer was built without
+                    yield f"{layer.name}/{sublayer.name}", sublayer
             return
     yield layer.name, layer
 
@@ -230,7 +234,9 @@ class _Plan:
         if isinstance(leaf, keras.layers.BatchNormalization):
             self._batch_norm(path, leaf, prefix)
         elif isinstance(leaf, keras.layers.DepthwiseConv2D):
-            self._depthwise(leaf, prefix)
+            self._depthwise(leaf.kernel, leaf.bias, prefix)
+        elif isinstance(leaf, keras.layers.SeparableConv2D):
+            self._separable(leaf, prefix)
         elif isinstance(leaf, keras.layers.Conv2D):
             self._conv(path, leaf, prefix)
         elif isinstance(leaf, keras.layers.Dense):
@@ -248,14 +254,25 @@ class _Plan:
         if leaf.bias is not None:
             self._take(leaf.bias, f"{prefix}.bias", (out,), lambda b: b * scale)
 
-    def _depthwise(self, leaf, prefix):
-        kh, kw, channels, multiplier = leaf.kernel.shape
+    def _depthwise(self, kernel, bias, prefix):
+        kh, kw, channels, multiplier = kernel.shape
         self._take(
-            leaf.kernel, f"{prefix}.weight", (channels * multiplier, 1, kh, kw),
+            kernel, f"{prefix}.weight", (channels * multiplier, 1, kh, kw),
             lambda w: w.reshape(channels, multiplier, kh, kw).transpose(2, 3, 0, 1),
         )
+        if bias is not None:
+            self._take(bias, f"{prefix}.bias", (channels * multiplier,))
+
+    def _separable(self, leaf, prefix):
+        depthwise, pointwise = (f"{prefix}.{child}" for child in self.layout.separable)
+        self._depthwise(leaf.depthwise_kernel, None, depthwise)
+        _, _, fan_in, out = leaf.pointwise_kernel.shape
+        self._take(
+            leaf.pointwise_kernel, f"{pointwise}.weight", (out, fan_in, 1, 1),
+            lambda w: w.transpose(2, 3, 1, 0),
+        )
         if leaf.bias is not None:
-            self._take(leaf.bias, f"{prefix}.bias", (channels * multiplier,))
+            self._take(leaf.bias, f"{pointwise}.bias", (out,))
 
     def _dense(self, path, leaf, prefix):
         fan_in, out = leaf.kernel.shape

@@ -20,7 +20,9 @@ class Layout:
     fed by a Flatten to that Flatten's name (torch flattens C,H,W, Keras H,W,C).
     ``fold_bn_scale`` names, for a batch norm without gamma (``scale=False``), the conv right
     before it, into which the source's gamma is folded. ``rename_key`` normalises older key
-    spellings of the same source before matching.
+    spellings of the same source before matching. ``separable`` names the depthwise and
+    pointwise children of the source module a Keras ``SeparableConv2D`` maps to (timm 1.0's
+    ``SeparableConv2d``: ``conv1``, ``pointwise``).
     """
 
     name: str
@@ -32,6 +34,7 @@ class Layout:
     flatten: Mapping[str, str] = dataclasses.field(default_factory=dict)
     fold_bn_scale: Optional[Callable[[str], str]] = None
     rename_key: Optional[Callable[[str], str]] = None
+    separable: Tuple[str, str] = ("conv1", "pointwise")
 
 
 def rules(*table):

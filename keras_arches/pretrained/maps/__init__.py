@@ -9,11 +9,13 @@ from keras_arches.pretrained.maps import (
     resnet,
     squeezenet,
     vgg,
+    xception,
 )
 
 #: Layout name ("torchvision.resnet", "timm.inception_v4", ...) -> :class:`Layout`.
 LAYOUTS = {
     layout.name: layout
-    for family in (resnet, densenet, vgg, squeezenet, inception, alexnet, googlenet, nin)
+    for family in (resnet, densenet, vgg, squeezenet, inception, alexnet, googlenet, nin,
+                   xception)
     for layout in family.LAYOUTS
 }

@@ -1,10 +1,12 @@
-"""Inception v4 and Inception-ResNet v2 as timm lays them out.
+"""Inception v3 as torchvision lays it out; Inception v4 and Inception-ResNet v2 as timm does.
 
 Our conv units are a conv ``{name}`` and a batch norm ``{name}_bn``; timm 1.0's (models/
 inception_v4.py, models/inception_resnet_v2.py) are ``BasicConv2d`` modules with ``.conv`` and
 ``.bn`` children. Inside a block, our ``_b{j}`` is timm's ``branch{j}`` (a single conv),
 ``_b{j}_{k}`` the k-th conv of ``branch{j}`` and ``_b3_proj`` the 1x1 conv after the average
-pool (``branch3.1``).
+pool (``branch3.1``). torchvision 0.29's ``Inception3`` (models/inception.py; timm 1.0's
+``inception_v3`` keeps its names) calls the modules ``Mixed_5b`` ... ``Mixed_7c`` and their convs
+by kernel (``branch5x5_1``, ``branch3x3dbl_2``, ...); :data:`_V3_BRANCHES` lists them per block.
 """
 
 from keras_arches.pretrained.layout import Layout, conv_bn_pairs, first_of, rules
@@ -98,4 +100,49 @@ TIMM_INCEPTION_RESNET_V2 = Layout(
     fold_bn_scale=lambda bn: bn[: -len("_bn")],
 )
 
-LAYOUTS = (TIMM_INCEPTION_V4, TIMM_INCEPTION_RESNET_V2)
+# Inception v3: our block -> (torchvision's module, {our branch suffix: its conv}).
+_V3_A = {"b0": "branch1x1", "b1_0": "branch5x5_1", "b1_1": "branch5x5_2",
+         **{f"b2_{k}": f"branch3x3dbl_{k + 1}" for k in range(3)}, "b3_proj": "branch_pool"}
+_V3_B = {"b0": "branch3x3", **{f"b1_{k}": f"branch3x3dbl_{k + 1}" for k in range(3)}}
+_V3_C = {"b0": "branch1x1", **{f"b1_{k}": f"branch7x7_{k + 1}" for k in range(3)},
+         **{f"b2_{k}": f"branch7x7dbl_{k + 1}" for k in range(5)}, "b3_proj": "branch_pool"}
+_V3_D = {**{f"b0_{k}": f"branch3x3_{k + 1}" for k in range(2)},
+         **{f"b1_{k}": f"branch7x7x3_{k + 1}" for k in range(4)}}
+_V3_E = {"b0": "branch1x1", "b1_0": "branch3x3_1", "b1_1x3": "branch3x3_2a",
+         "b1_3x1": "branch3x3_2b", "b2_0": "branch3x3dbl_1", "b2_1": "branch3x3dbl_2",
+         "b2_1x3": "branch3x3dbl_3a", "b2_3x1": "branch3x3dbl_3b", "b3_proj": "branch_pool"}
+_V3_BRANCHES = {
+    "mixed0": ("Mixed_5b", _V3_A), "mixed1": ("Mixed_5c", _V3_A), "mixed2": ("Mixed_5d", _V3_A),
+    "mixed3": ("Mixed_6a", _V3_B), "mixed4": ("Mixed_6b", _V3_C), "mixed5": ("Mixed_6c", _V3_C),
+    "mixed6": ("Mixed_6d", _V3_C), "mixed7": ("Mixed_6e", _V3_C), "mixed8": ("Mixed_7a", _V3_D),
+    "mixed9": ("Mixed_7b", _V3_E), "mixed10": ("Mixed_7c", _V3_E),
+}
+_V3_STEM = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "Conv2d_3b_1x1", "Conv2d_4a_3x3")
+
+
+def _v3_branch(block, suffix):
+    module, branches = _V3_BRANCHES.get(block, (None, {}))
+    return f"{module}.{branches[suffix]}" if suffix in branches else None
+
+
+TORCHVISION_INCEPTION_V3 = Layout(
+    name="torchvision.inception_v3",
+    source="torchvision 0.29 models/inception.py (inception_v3; timm 1.0's inception_v3 alike)",
+    bn_epsilon=TIMM_INCEPTION_BN_EPSILON,  # BasicConv2d: BatchNorm2d(eps=0.001)
+    prefix=first_of(
+        rules(
+            ("predictions", "fc"),
+            (r"aux/(conv|bn)", "AuxLogits.conv0.{0}"),
+            (r"aux/(conv|bn)2", "AuxLogits.conv1.{0}"),
+            ("aux/classifier", "AuxLogits.fc"),
+            ("aux", "AuxLogits"),  # the whole head, dropped from a model built without it
+        ),
+        conv_bn_pairs(rules(
+            (r"stem_conv([1-5])", lambda i: _V3_STEM[i - 1]),
+            (r"(mixed\d+)_(\w+)", _v3_branch),
+        )),
+    ),
+    optional=("predictions", "aux"),
+)
+
+LAYOUTS = (TIMM_INCEPTION_V4, TIMM_INCEPTION_RESNET_V2, TORCHVISION_INCEPTION_V3)

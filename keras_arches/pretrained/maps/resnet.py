@@ -74,4 +74,19 @@ PYTORCHCV_WRN_CIFAR = Layout(
     ),
 )
 
-LAYOUTS = (TORCHVISION, TIMM, TIMM_LEGACY_SENET, PYTORCHCV_WRN_CIFAR)
+PYTORCHCV_RESNET_CIFAR = Layout(
+    name="pytorchcv.resnet_cifar",
+    source="pytorchcv 0.0.74 models/resnet_cifar.py (resnet20 ... resnet1202 _cifar10/100, "
+           "_svhn: projection shortcuts)",
+    bn_epsilon=TORCH_BN_EPSILON,
+    prefix=rules(
+        (r"conv1_(conv|bn)", "features.init_block.{0}"),
+        (r"conv(\d)_block(\d+)_([12])_(conv|bn)",
+         lambda s, b, j, kind: f"{_unit(s, b)}.body.conv{j}.{kind}"),
+        (r"conv(\d)_block(\d+)_0_(conv|bn)",
+         lambda s, b, kind: f"{_unit(s, b)}.identity_conv.{kind}"),
+        ("predictions", "output"),
+    ),
+)
+
+LAYOUTS = (TORCHVISION, TIMM, TIMM_LEGACY_SENET, PYTORCHCV_WRN_CIFAR, PYTORCHCV_RESNET_CIFAR)
