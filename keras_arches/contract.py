@@ -184,6 +184,13 @@ class Contract:
         if os.path.exists(weights):
             return
         if weights == "imagenet":
+            layouts = [v for v in info.variants if info.for_variant(v)._imagenet_default()]
+            if layouts:
+                raise ValueError(
+                    f"{info.name}'s ImageNet checkpoints are in another layout than its default: "
+                    f"pass {info.variant_argument}={layouts[0]!r} with `weights='imagenet'`, or a "
+                    f"tag of that layout ({', '.join(info.for_variant(layouts[0]).tags[1:])})."
+                )
             available = registry.list_models(weights="imagenet")
             raise ValueError(
                 f"No ImageNet checkpoint is published for {info.name!r} in a "

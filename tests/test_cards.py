@@ -43,10 +43,11 @@ def test_every_variant_card_is_complete_and_every_checkpoint_has_its_layout():
             layout = card.for_variant(variant)
             assert layout.variant == variant and layout.builder is card.builder
             assert layout.preprocessing in registry.PREPROCESSING
-            assert set(layout.tags) <= set(card.all_tags) and len(set(card.all_tags)) == len(
+            named = set(layout.tags) - {"imagenet"}  # a variant's alias of its default checkpoint
+            assert named <= set(card.all_tags) and len(set(card.all_tags)) == len(
                 card.all_tags
             ), card.name
-            if variant is not None:
+            if variant is not None and layout.default_checkpoint is not None:
                 assert layout.layout in LAYOUTS and layout.default_checkpoint in layout.tags
             for tag in layout.tags:
                 checkpoint = layout.checkpoint_for(tag)
@@ -136,3 +137,11 @@ def test_every_variant_card_is_complete_and_its_checkpoints_choose_it(card, vari
         assert tag not in card.tags  # the default layout does not offer it
     with pytest.raises(ValueError, match="`variant` must be one of"):
         card.for_variant("no such layout")
+
+
+@pytest.mark.parametrize(
+    "builder, layout", [("AlexNet", "torchvision"), ("GoogLeNet", "torchvision")]
+)
+def test_imagenet_in_the_paper_layout_names_the_layout_that_has_it(builder, layout):
+    with pytest.raises(ValueError, match=f"variant='{layout}' with `weights='imagenet'`"):
+        getattr(keras_arches, builder)(weights="imagenet")
