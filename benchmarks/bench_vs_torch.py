@@ -6,20 +6,23 @@ For each model, random weights, float32, on the CPU:
   ``torch.inference_mode``) and the training step (SGD with momentum, cross-entropy) in
   images/s;
 - the deployed forms, batch 1 unless said: our LiteRT float32 and full-integer int8 files under
-  XNNPACK with as many threads as cores, our ONNX file and torch's own ONNX export, both under
+  XNNPACK, our ONNX file and torch's own ONNX export, both under
   ONNX Runtime at batch 1 and ``--batch``.
 
-Every figure is timed ``--rounds`` times, the sides taking turns (ours first on even rounds),
-so that machine noise hits both; the table gives the median ratio ours/theirs of throughput
-(>= 1.00: we are as fast) and its spread (the lowest and highest round). ``--control`` puts a
-second torch model in place of ours: its ratios are the noise band. ``--int8 MODEL ...``
-instead compares our full-integer int8 LiteRT file with the float32 one: size, top-1
-agreement on held-out images (calibrated on the embedded MNIST train split, agreement on its
-test split, upscaled to the model's size in colour) and XNNPACK batch-1 latency.
+Every figure is timed ``--rounds`` times, the sides taking turns (ours first on even rounds), so
+that machine noise hits both; ``--threads`` sets the threads of TensorFlow, torch, LiteRT and
+ONNX Runtime alike (default: the cores). The table gives the median ratio ours/theirs of
+throughput (>= 1.00: we are as fast) and its spread (the lowest and highest round).
+``--control`` puts a second torch model in place of ours: its ratios are the noise band.
+``--int8 MODEL ...`` instead compares our full-integer int8 LiteRT file with the float32 one:
+size, top-1 agreement on held-out images (calibrated on the embedded MNIST train split,
+agreement on its test split, upscaled to the model's size in colour) and XNNPACK batch-1
+latency.
 
     python benchmarks/bench_vs_torch.py --models resnet18 resnet50 densenet121 --rounds 5
     python benchmarks/bench_vs_torch.py --control ...       # torch against itself
     python benchmarks/bench_vs_torch.py --int8 resnet18 squeezenet1_1 googlenet
+    python benchmarks/bench_vs_torch.py --breakdown --no-deployed   # where a training step goes
 """
 
 import argparse
@@ -46,7 +49,7 @@ from keras_arches.exporting.litert import TFLiteRunner  # noqa: E402
 from keras_arches.exporting.onnx import OnnxRunner  # noqa: E402
 
 DEFAULT_MODELS = ["resnet18", "resnet50", "densenet121"]
-CORES = os.cpu_count()
+CORES = os.cpu_count()  # the threads of every runtime; --threads changes it
 
 
 def timed(fn, repeats):
@@ -65,7 +68,8 @@ class KerasSide:
 
     def __init__(self, name, size, args, scratch):
         keras.backend.clear_session()
-        self.model = keras_arches.get_model(name, weights=None, input_shape=(size, size, 3))
+        self.name, self.shape = name, (size, size, 3)
+        self.model = keras_arches.get_model(name, weights=None, input_shape=self.shape)
         self.model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
                            loss="sparse_categorical_crossentropy", jit_compile=False)
         self.layout = "nhwc"
@@ -85,6 +89,28 @@ class KerasSide:
 
     def train(self, x, y):
         return lambda: self.model.train_on_batch(x, y)
+
+    def train_parts(self, x, y):
+        """The training step's pieces: the forward pass in training mode, forward + gradients
+        (the loss as ``train_on_batch`` computes it) and the XLA-compiled whole step."""
+        model, loss_fn = self.model, keras.losses.SparseCategoricalCrossentropy()
+        x, y = tf.constant(x), tf.constant(y)
+
+        @tf.function
+        def forward():
+            return model(x, training=True)
+
+        @tf.function
+        def gradients():
+            with tf.GradientTape() as tape:
+                loss = loss_fn(y, model(x, training=True))
+            return tape.gradient(loss, model.trainable_variables)
+
+        xla = keras_arches.get_model(self.name, weights=None, input_shape=self.shape)
+        xla.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+                    loss="sparse_categorical_crossentropy", jit_compile=True)
+        return {"forward": forward, "forward+backward": gradients,
+                "step (XLA)": lambda: xla.train_on_batch(x, y)}
 
     def deployed(self, format, x):
         if format.startswith("tflite"):
@@ -131,6 +157,24 @@ class TorchSide:
 
         return step
 
+    def train_parts(self, x, y):
+        """The training step's pieces: the forward pass in training mode, forward + backward."""
+        x, y = torch.from_numpy(x), torch.from_numpy(y)
+        loss_fn = torch.nn.CrossEntropyLoss()
+
+        def forward():
+            self.model.train()
+            self.model(x)
+            self.model.eval()
+
+        def backward():
+            self.model.train()
+            self.optimizer.zero_grad(set_to_none=True)
+            loss_fn(self.model(x), y).backward()
+            self.model.eval()
+
+        return {"forward": forward, "forward+backward": backward}
+
     def deployed(self, format, x):
         if format != "onnx":
             return None  # torch has no LiteRT form here: only our files are timed
@@ -152,6 +196,9 @@ def figures(side, args, size):
         f"eager b{args.batch}": (side.infer(batch), args.batch),
         f"train b{args.batch}": (side.train(batch, labels), args.batch),
     }
+    if args.breakdown:
+        for part, fn in side.train_parts(batch, labels).items():
+            found[f"train b{args.batch} {part}"] = (fn, args.batch)
     if args.deployed:
         for format, label, x, n in (
             ("tflite_float32", "LiteRT float32 b1", one, 1),
@@ -233,6 +280,7 @@ def int8_against_float32(name, args, scratch):
 
 
 def main(argv=None):
+    global CORES
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=DEFAULT_MODELS,
                         help="names both keras_arches and timm know")
@@ -242,17 +290,25 @@ def main(argv=None):
     parser.add_argument("--calibration", type=int, default=32, help="int8 calibration images")
     parser.add_argument("--no-deployed", dest="deployed", action="store_false",
                         help="only the eager figures")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also time the training step's pieces (forward, backward, XLA)")
     parser.add_argument("--control", action="store_true",
                         help="torch against torch: the ratios are the noise band")
     parser.add_argument("--int8", nargs="+", metavar="MODEL",
                         help="instead: int8 against float32 LiteRT for these registered models")
     parser.add_argument("--held-out", type=int, default=200,
                         help="held-out images for the int8 agreement")
+    parser.add_argument("--threads", type=int, default=CORES,
+                        help="threads of every runtime (default: the cores)")
     parser.add_argument("--json", help="write the raw figures here")
     args = parser.parse_args(argv)
+    CORES = args.threads
     torch.set_num_threads(CORES)
+    tf.config.threading.set_intra_op_parallelism_threads(CORES)
+    tf.config.threading.set_inter_op_parallelism_threads(CORES)
     versions = (f"tensorflow {tf.__version__}, keras {keras.__version__}, torch "
-                f"{torch.__version__}, timm {timm.__version__}, {CORES} cores")
+                f"{torch.__version__}, timm {timm.__version__}, {os.cpu_count()} cores, "
+                f"{CORES} threads")
     print(f"{versions}{'  CONTROL (torch vs torch)' if args.control else ''}", flush=True)
     results = {}
     with tempfile.TemporaryDirectory() as scratch:
