@@ -97,7 +97,8 @@ def test_train_and_export(tmp_path, capsys):
     accuracy = float(re.search(r"test accuracy (\S+) on 1000 images", out).group(1))
     report = json.loads((tmp_path / "export" / "export_report.json").read_text())
     assert report["passed"] and [r["format"] for r in report["results"]] == [
-        "saved_model", "tflite_float32", "tflite_float16", "tflite_int8_dynamic", "tflite_int8"]
+        "saved_model", "tflite_float32", "tflite_float16", "tflite_int8_dynamic", "tflite_int8",
+        "onnx"]
     # Checked on the whole test split, as the training's own accuracy.
     assert report["keras_accuracy"] == pytest.approx(accuracy, abs=1e-4)
     assert report["results"][0]["samples"] == 32
@@ -118,7 +119,8 @@ def small_model():
 def test_export_a_keras_file(tmp_path, capsys):
     small_model().save(tmp_path / "small.keras")
     np.save(tmp_path / "calibration.npy", synthetic_images((16, 16, 3), 16, seed=2))
-    argv = ["export", str(tmp_path / "small.keras"), "--format", "tflite_float32,tflite_int8",
+    argv = ["export", str(tmp_path / "small.keras"), "--format",
+            "tflite_float32,tflite_int8,onnx",
             "--output", str(tmp_path / "out"),
             "--representative-dataset", str(tmp_path / "calibration.npy")]
     assert cli.main(argv) == 0
@@ -126,14 +128,15 @@ def test_export_a_keras_file(tmp_path, capsys):
     assert "tflite_float32" in out and "tflite_int8" in out
     assert f"report: {tmp_path / 'out' / 'export_report.json'}" in out
     assert (tmp_path / "out" / "small_tflite_int8.tflite").is_file()
+    assert (tmp_path / "out" / "small_onnx.onnx").is_file()
 
 
 @pytest.mark.parametrize(
     "argv, message",
     [
         (["export", "nowhere.keras", "--output", "o"], "No model file 'nowhere.keras'"),
-        (["export", "{model}", "--output", "{tmp}/o", "--format", "onnx"],
-         "Unknown export format 'onnx'"),
+        (["export", "{model}", "--output", "{tmp}/o", "--format", "coreml"],
+         "Unknown export format 'coreml'"),
         (["export", "{corrupt}", "--output", "{tmp}/o"], "Cannot load"),
         (["export", "{model}", "--output", "{tmp}/o", "--format", "tflite_int8",
           "--representative-dataset", "imagenet"], "Unknown dataset 'imagenet'"),

@@ -334,7 +334,7 @@ def test_int8_of_a_trained_model_keeps_accuracy_within_a_point(tmp_path):
     float_accuracy = accuracy(model, test)
     assert float_accuracy > 0.95  # trained: a real accuracy to lose
     report = export_all(
-        model, tmp_path, ["tflite_float32", "tflite_int8_dynamic", "tflite_int8"],
+        model, tmp_path, ["tflite_float32", "tflite_int8_dynamic", "tflite_int8", "onnx"],
         representative_data=train_x[:100], labelled_data=test, latency_runs=1, verbose=False,
     )
     assert report.keras_accuracy == pytest.approx(float_accuracy)
@@ -342,6 +342,7 @@ def test_int8_of_a_trained_model_keeps_accuracy_within_a_point(tmp_path):
         assert report[format].accuracy >= float_accuracy - 0.01
         assert accuracy(report[format].path, test) == pytest.approx(report[format].accuracy)
     assert report["tflite_float32"].accuracy == pytest.approx(float_accuracy)
+    assert accuracy(report["onnx"].path, test) == pytest.approx(float_accuracy)
 
 
 # --- one model of each family ------------------------------------------------------------
@@ -396,3 +397,79 @@ def test_full_integer_squeezenet_with_ceil_pools_runs_under_xnnpack(tmp_path):
                     representative_data=calibration, latency_runs=1, verbose=False)
     assert report.passed, report.table()
     assert report.results[0].top1_agreement is not None
+
+
+# --- ONNX --------------------------------------------------------------------------------
+
+
+def onnxruntime_outputs(path, x):
+    """Runs an .onnx file with ONNX Runtime directly (not the exporter's runner), whole batch."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: x})
+
+
+def googlenet_with_aux_heads():
+    return keras_arches.GoogLeNet(weights=None, input_shape=(79, 79, 3), classes=10,
+                                  aux_classifiers=True)
+
+
+ONNX_MODELS = {
+    # LRN, grouped convolution (XLA-compiled by Keras on TensorFlow), fire, squeeze-excitation.
+    "lrn_group_fire_se": lrn_group_fire_se_model,
+    # LeNet-5's sparse C3 connection table.
+    "lenet5": lambda: keras_arches.LeNet5(weights=None),
+    # Caffe-style ceil-mode pools (CeilPooling2D) and fire modules.
+    "squeezenet1_1": lambda: keras_arches.SqueezeNet1_1(weights=None, input_shape=(64, 64, 3),
+                                                        classes=10),
+    # Stochastic depth, which must be the identity at inference.
+    "resnet18_drop_path": lambda: keras_arches.ResNet18(
+        weights=None, input_shape=(32, 32, 3), classes=10, drop_path_rate=0.2),
+    # Auxiliary heads, stripped before export; ceil-mode pools and LRN.
+    "googlenet_aux": googlenet_with_aux_heads,
+}
+
+
+@pytest.mark.parametrize("name", sorted(ONNX_MODELS))
+def test_onnx_export_matches_keras_at_any_batch(name, tmp_path):
+    model = ONNX_MODELS[name]()
+    path = tmp_path / f"{name}.onnx"
+    report = export(model, path, format="onnx", check_samples=4, latency_runs=1, verbose=False)
+    assert report["onnx"].passed and report["onnx"].runtime == "onnxruntime"
+    shape = tuple(model.inputs[0].shape[1:])
+    for batch in (1, 3):  # one file, a dynamic batch
+        x = synthetic_images(shape, batch, seed=batch)
+        outputs = onnxruntime_outputs(path, x)
+        assert len(outputs) == 1  # auxiliary heads stripped
+        with tf.device("/CPU:0"):
+            reference = model(x, training=False)
+        reference = np.asarray(reference[0] if isinstance(reference, list) else reference)
+        assert outputs[0].shape == reference.shape
+        bound = 1e-4 * max(1.0, np.abs(reference).max())
+        assert np.abs(outputs[0] - reference).max() <= bound
+
+
+@keras.saving.register_keras_serializable(package="keras_arches_tests")
+class LogGamma(keras.layers.Layer):
+    """tf.math.lgamma has a TFLite-free, ONNX-free kernel: tf2onnx has no handler for it."""
+
+    def call(self, inputs):
+        return tf.math.lgamma(inputs)
+
+
+def test_onnx_names_the_layer_it_cannot_convert(tmp_path):
+    inputs = keras.Input((8,))
+    x = keras.layers.Dense(8, activation="softplus", name="dense")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(4, name="out")(LogGamma(name="log_gamma")(x)))
+    with pytest.raises(ValueError, match=r"the layers \['log_gamma'\] use TensorFlow ops "
+                       r"\['Lgamma'\] that tf2onnx cannot convert"):
+        export(model, tmp_path / "m.onnx", format="onnx", verbose=False)
+
+
+def test_onnx_without_its_extra_says_how_to_install(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(ImportError, match=r"pip install 'keras-arches\[onnx\]'"):
+        export(lrn_group_fire_se_model(), tmp_path / "m.onnx", format="onnx", verbose=False)

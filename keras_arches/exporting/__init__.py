@@ -1,19 +1,21 @@
-"""Mobile export: SavedModel and TFLite files, each checked against the Keras model.
+"""Export: SavedModel, TFLite and ONNX files, each checked against the Keras model.
 
 ``export(model, path, format=...)`` writes one artefact, ``export_all(model, directory)``
 writes several; both take the keyword options of :class:`ExportOptions`. Before an artefact is
 declared done it is loaded back (SavedModel with ``tf.saved_model.load``, TFLite with the
-LiteRT interpreter), run on a batch and compared with the Keras model; the comparison (max
+LiteRT interpreter, ONNX with ONNX Runtime), run on a batch and compared with the Keras model;
+the comparison (max
 |delta|, top-1 agreement, file size, latency on this CPU) is returned as an
 :class:`ExportReport`, printed as a table and saved as JSON. Export needs the TensorFlow
 backend; under JAX or PyTorch :func:`check_backend` raises a ValueError that says what to do.
 
-Modules: :mod:`.prepare` (the model that is exported), :mod:`.saved_model` and :mod:`.litert`
-(writing and running the files), :mod:`.checks` (samples, comparisons, bounds) and
+Modules: :mod:`.prepare` (the model that is exported), :mod:`.saved_model`, :mod:`.litert`
+and :mod:`.onnx` (writing and running the files), :mod:`.checks` (samples, comparisons, bounds) and
 :mod:`.report`.
 """
 
 import dataclasses
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -36,12 +38,13 @@ from keras_arches.exporting.checks import (
     top1_accuracy,
 )
 from keras_arches.exporting.litert import CannotRun, convert_tflite
+from keras_arches.exporting.onnx import ONNX_OPSET, write_onnx
 from keras_arches.exporting.prepare import float32_copy, prepare_for_export
 from keras_arches.exporting.report import ExportReport, ExportResult
 from keras_arches.exporting.saved_model import write_saved_model
 
 __all__ = [
-    "FLOAT16_MIN_AGREEMENT", "FLOAT32_TOLERANCE", "FORMATS", "MAX_ACCURACY_DROP",
+    "FLOAT16_MIN_AGREEMENT", "FLOAT32_TOLERANCE", "FORMATS", "MAX_ACCURACY_DROP", "ONNX_OPSET",
     "ExportCheckError", "ExportOptions", "ExportReport", "ExportResult", "accuracy",
     "check_backend", "collect_samples", "export", "export_all", "float32_copy", "named_dataset",
     "prepare_for_export", "synthetic_images",
@@ -53,7 +56,9 @@ FORMATS = {
     "tflite_float16": "TFLite, float16 weights (dequantized to float32 at load), float32 compute",
     "tflite_int8_dynamic": "TFLite, int8 weights, activations quantized on the fly (dynamic range)",
     "tflite_int8": "TFLite, int8 weights and activations calibrated on representative_data",
+    "onnx": f"ONNX (opset {ONNX_OPSET}), float32, dynamic batch, checked with ONNX Runtime",
 }
+_SUFFIXES = {"saved_model": "", "onnx": ".onnx"}  # else ".tflite"
 
 
 class ExportCheckError(RuntimeError):
@@ -113,15 +118,15 @@ class ExportOptions:
 def check_backend():
     """Raises a ValueError unless Keras runs on TensorFlow, which writes and checks the files.
 
-    The SavedModel and TFLite files are written from TensorFlow graphs of the model and
-    converted by TensorFlow's TFLite converter; under JAX or PyTorch the model's ops are not
-    TensorFlow ops. A ``.keras`` file loads on every backend, so a model trained there is
-    exported from a TensorFlow process.
+    The SavedModel, TFLite and ONNX files are written from TensorFlow graphs of the model
+    (converted by TensorFlow's TFLite converter, or by tf2onnx); under JAX or PyTorch the
+    model's ops are not TensorFlow ops. A ``.keras`` file loads on every backend, so a model
+    trained there is exported from a TensorFlow process.
     """
     backend = keras.backend.backend()
     if backend != "tensorflow":
         raise ValueError(
-            f"Export to SavedModel/TFLite needs the TensorFlow backend; Keras runs on "
+            f"Export to SavedModel/TFLite/ONNX needs the TensorFlow backend; Keras runs on "
             f"{backend!r} here. Save the model (`model.save('model.keras')`, a file every "
             "backend loads) and export it in a TensorFlow process: `KERAS_BACKEND=tensorflow "
             "keras-arches export model.keras --output DIR`."
@@ -132,8 +137,10 @@ def export_all(model, directory, formats=None, **options):
     """Exports ``model`` in several formats into ``directory`` and checks each one.
 
     Files are named ``{model.name}_{format}.tflite`` (``{model.name}_saved_model/`` for the
-    SavedModel). ``formats`` (a list or a comma-separated string) defaults to every format of
-    :data:`FORMATS`, ``tflite_int8`` only when ``representative_data`` is given. ``options``
+    SavedModel, ``{model.name}_onnx.onnx``). ``formats`` (a list or a comma-separated string)
+    defaults to every format of :data:`FORMATS`, ``tflite_int8`` only when
+    ``representative_data`` is given and ``onnx`` only when the ``onnx`` extra is installed.
+    ``options``
     are those of :class:`ExportOptions`; see :func:`export` for what is checked. The report is
     printed (``verbose``), saved to ``directory/export_report.json`` (``report_path="auto"``)
     and returned.
@@ -155,15 +162,17 @@ def export_all(model, directory, formats=None, **options):
 
 
 def export(model, path, format="tflite_float32", **options):
-    """Exports ``model`` to ``path`` as a SavedModel folder or a TFLite file, and checks it.
+    """Exports ``model`` to ``path`` as a SavedModel folder, a TFLite or an ONNX file, and
+    checks it.
 
     ``format`` is one of :data:`FORMATS`: ``"saved_model"``, ``"tflite_float32"``,
     ``"tflite_float16"`` (float16 weights), ``"tflite_int8_dynamic"`` (int8 weights,
-    dynamic-range activations) or ``"tflite_int8"`` (full integer, calibrated on
-    ``representative_data``). ``options`` are those of :class:`ExportOptions`. Auxiliary heads
-    are stripped and a mixed-precision model is exported from a float32 copy. With ``check``
-    the artefact is loaded back (LiteRT interpreter, else ``tf.lite.Interpreter``;
-    ``tf.saved_model.load``) and run beside the Keras model on the CPU: float32 formats must
+    dynamic-range activations), ``"tflite_int8"`` (full integer, calibrated on
+    ``representative_data``) or ``"onnx"`` (float32, dynamic batch; needs the ``onnx``
+    extra). ``options`` are those of :class:`ExportOptions`. Auxiliary heads are stripped and
+    a mixed-precision model is exported from a float32 copy. With ``check`` the artefact is
+    loaded back (LiteRT interpreter, else ``tf.lite.Interpreter``; ``tf.saved_model.load``;
+    ONNX Runtime) and run beside the Keras model on the CPU: float32 formats must
     match Keras to 1e-4 (relative to the output scale above 1) and float16 must agree on >= 99%
     of top-1 predictions, else :class:`ExportCheckError` (or a flagged result with
     ``strict=False``). Returns the :class:`ExportReport`, also printed and saved as
@@ -187,8 +196,12 @@ def export(model, path, format="tflite_float32", **options):
 
 def _formats(formats, options):
     if formats is None:
-        has_data = options.representative_data is not None
-        formats = [f for f in FORMATS if f != "tflite_int8" or has_data]
+        skip = set()
+        if options.representative_data is None:
+            skip.add("tflite_int8")
+        if not all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime", "tf2onnx")):
+            skip.add("onnx")
+        formats = [f for f in FORMATS if f not in skip]
     if isinstance(formats, str):
         formats = [f.strip() for f in formats.split(",") if f.strip()]
     for format in formats:
@@ -270,7 +283,7 @@ def _export_checked(model, directory, formats, options):
             batch1 = os.path.join(scratch, "batch1")
             write_saved_model(exported, batch1, batch_size=1)
         for format in formats:
-            suffix = "" if format == "saved_model" else ".tflite"
+            suffix = _SUFFIXES.get(format, ".tflite")
             path = os.path.join(directory, f"{exported.name}_{format}{suffix}")
             _write(exported, format, path, batch1, samples, options)
             report.results.append(_check(format, path, reference, options))
@@ -306,6 +319,9 @@ def _write(model, format, path, saved_model_dir, samples, options):
         if os.path.isdir(path):
             shutil.rmtree(path)
         write_saved_model(model, path)
+        return
+    if format == "onnx":
+        write_onnx(model, path)
         return
     content = convert_tflite(saved_model_dir, format, samples, options.select_tf_ops,
                              options.int8_io)

@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_arches.exporting.litert import TFLiteRunner
+from keras_arches.exporting.onnx import OnnxRunner
 from keras_arches.exporting.prepare import check_model
 from keras_arches.exporting.saved_model import SavedModelRunner
 
@@ -24,7 +25,7 @@ FLOAT16_MIN_AGREEMENT = 0.99
 # A quantized model evaluated on labelled data may lose at most one accuracy point.
 MAX_ACCURACY_DROP = 0.01
 
-_FLOAT32_FORMATS = ("saved_model", "tflite_float32")
+_FLOAT32_FORMATS = ("saved_model", "tflite_float32", "onnx")
 
 
 # -- samples --------------------------------------------------------------------------------
@@ -155,6 +156,8 @@ def runner(format, path, num_threads=None):
     """A callable running the artefact at ``path`` on numpy batches, with ``runtime``/``ops``."""
     if format == "saved_model":
         return SavedModelRunner(path)
+    if format == "onnx":
+        return OnnxRunner(path, num_threads=num_threads)
     return TFLiteRunner(path, num_threads=num_threads)
 
 
@@ -215,7 +218,7 @@ def _top1(outputs):
 
 
 def accuracy(model_or_path, labelled_data, max_samples=None, num_threads=None):
-    """Top-1 accuracy of a Keras model, a SavedModel folder or a ``.tflite`` file.
+    """Top-1 accuracy of a Keras model, a SavedModel folder, a ``.tflite`` or ``.onnx`` file.
 
     ``labelled_data`` yields ``(inputs, labels)`` pairs (batches or single samples; integer or
     one-hot labels), e.g. a ``tf.data.Dataset`` of ``(x, y)`` batches. Use it to check that a
@@ -229,9 +232,14 @@ def accuracy(model_or_path, labelled_data, max_samples=None, num_threads=None):
         path = os.fspath(model_or_path)
         if not os.path.exists(path):
             raise ValueError(
-                f"No model at {path!r}: give a keras.Model, a SavedModel folder or a .tflite file."
+                f"No model at {path!r}: give a keras.Model, a SavedModel folder, a .tflite or "
+                "an .onnx file."
             )
-        run = runner("saved_model" if os.path.isdir(path) else "tflite", path, num_threads)
+        if os.path.isdir(path):
+            format = "saved_model"
+        else:
+            format = "onnx" if path.endswith(".onnx") else "tflite"
+        run = runner(format, path, num_threads)
         shape = run.input_shape
     labelled = collect_samples(labelled_data, shape, limit, "labelled_data", labels=True)
     return top1_accuracy(run, labelled)
