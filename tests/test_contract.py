@@ -171,7 +171,10 @@ def _misuse_cases(info):
             )
         )
     elif "imagenet" not in info.tags:
-        cases.append(("no_imagenet", dict(weights="imagenet"), "No ImageNet checkpoint"))
+        # A layout of the builder with ImageNet weights is named (AlexNet's torchvision variant).
+        elsewhere = any("imagenet" in info.for_variant(v).tags for v in info.variants)
+        message = "in another layout than its default" if elsewhere else "No ImageNet checkpoint"
+        cases.append(("no_imagenet", dict(weights="imagenet"), message))
     cases.append(
         ("unknown_tag", dict(weights="no_such_tag"), "no such file, and not a checkpoint")
     )
