@@ -519,12 +519,13 @@ per stage the same way."""),
 
 EXPORT = [
     ("md", """\
-# Mobile export: SavedModel and TFLite, each checked against Keras
+# Mobile export: SavedModel, TFLite and ONNX, each checked against Keras
 
 `keras_arches.export_all(model, directory, ...)` writes a model as a TensorFlow SavedModel and
 as TFLite files (float32, float16 weights, int8 weights with dynamic-range activations, and
 full int8 calibrated on a representative dataset, the post-training quantization of Jacob et
-al. 2018), loads every file back (the LiteRT interpreter for TFLite), runs it on the same
+al. 2018), and as ONNX where the `onnx` extra is installed. It loads every file back (the LiteRT
+interpreter for TFLite, ONNX Runtime for ONNX), runs it on the same
 inputs as the Keras model and reports the largest output difference, the top-1 agreement, the
 file size, the batch-1 latency on this CPU and, given labelled data, the accuracy.
 
