@@ -82,11 +82,7 @@ def pyramid(model, info, out_levels=None):
     """The model on the same layers whose output is ``{"P<level>": map}`` (see the module)."""
     found = taps(model)
     levels = _check_out_levels(out_levels, found, info.name)
-    outputs = {f"P{level}": found[level][1] for level in levels}
-    return registry.ArchModel(
-        model.input, outputs, name=model.name, arch=getattr(model, "arch", None),
-        checkpoint=getattr(model, "checkpoint", None),
-    )
+    return registry.with_outputs(model, {f"P{level}": found[level][1] for level in levels})
 
 
 def check_features_only(features_only, out_levels, pooling):

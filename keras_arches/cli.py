@@ -55,10 +55,10 @@ def _checkpoint_lines(info):
         top1, source = info.published_top1
         yield f"{'imagenet':28s} top-1 {top1:6.2f} % imagenet-1k ({source}'s figure)"
     for checkpoint in info.checkpoints:
-        tag = checkpoint.tag + (" = imagenet" if checkpoint.tag == info.default_checkpoint
-                                and "imagenet" not in info.weights else "")
+        default = info.for_variant(checkpoint.variant).checkpoint_for("imagenet") is checkpoint
+        tag = checkpoint.tag + (" = imagenet" if default else "")
         top1 = f"{checkpoint.top1:6.2f} %" if checkpoint.top1 is not None else "     - "
-        layout = f", variant={checkpoint.variant}" if checkpoint.variant else ""
+        layout = f", {info.variant_argument}={checkpoint.variant}" if checkpoint.variant else ""
         yield (f"{tag:28s} top-1 {top1} {checkpoint.dataset} ({checkpoint.source}'s figure, "
                f"{checkpoint.licence}{layout})")
 
@@ -123,11 +123,12 @@ def _run_convert(args):
         raise ValueError(f"-o must end in .weights.h5. Received: {args.output!r}")
     if not os.path.isfile(args.state_dict):
         raise ValueError(f"No state dict file {args.state_dict!r}.")
-    name, _, tag = args.model.partition(".")
+    name = args.model.partition(".")[0]
+    card = registry.model_info(args.model)  # MODEL.TAG: the card of the tag's layout
     kwargs = {} if args.classes is None else {"classes": args.classes}
-    variant = args.variant or (registry.model_info(args.model).variant if tag else None)
+    variant = args.variant or card.variant
     if variant:
-        kwargs["variant"] = variant
+        kwargs[card.variant_argument] = variant
     model = registry.get_model(name, weights=args.state_dict, **kwargs)
     model.save_weights(args.output)
     print(f"{args.output}: {model.count_params():,d} parameters of {model.name}, "

@@ -184,12 +184,14 @@ class Contract:
         if os.path.exists(weights):
             return
         if weights == "imagenet":
-            layouts = [v for v in info.variants if info.for_variant(v)._imagenet_default()]
-            if layouts:
+            layouts = [info.for_variant(v) for v in info.variants]
+            layout = next((card for card in layouts if "imagenet" in card.tags), None)
+            if layout is not None:
+                tags = [tag for tag in layout.tags if tag != "imagenet"]
                 raise ValueError(
                     f"{info.name}'s ImageNet checkpoints are in another layout than its default: "
-                    f"pass {info.variant_argument}={layouts[0]!r} with `weights='imagenet'`, or a "
-                    f"tag of that layout ({', '.join(info.for_variant(layouts[0]).tags[1:])})."
+                    f"pass {info.variant_argument}={layout.variant!r} with `weights='imagenet'`, "
+                    f"or a tag of that layout ({', '.join(tags)})."
                 )
             available = registry.list_models(weights="imagenet")
             raise ValueError(
@@ -386,9 +388,4 @@ def strip_auxiliary(model):
     if len(model.outputs) == 1:
         return model
     # model.input keeps a single-input model callable on a bare tensor.
-    if isinstance(model, registry.ArchModel):
-        return registry.ArchModel(
-            model.input, model.outputs[0], name=model.name, arch=model.arch,
-            checkpoint=model.checkpoint, variant=model.variant,
-        )
-    return keras.Model(model.input, model.outputs[0], name=model.name)
+    return registry.with_outputs(model, model.outputs[0])

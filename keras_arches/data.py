@@ -322,8 +322,9 @@ def load_images(paths, model):
             raise ValueError(f"Cannot read {path!r} as an image: {error.message}") from None
         image = _to_channels(tf.cast(image, "float32"), channels)
         height, width = image.shape[:2]
-        short = math.floor(max(size) / crop_pct)  # torchvision's Resize(int): the shorter side
-        resized = [max(s, short if d == min(height, width) else int(short * d / min(height, width)))
+        # torchvision's Resize(int): the shorter side to `short`, the other in proportion.
+        short = math.floor(max(size) / crop_pct)
+        resized = [max(s, int(short * d / min(height, width)))
                    for s, d in zip(size, (height, width))]
         image = tf.image.resize(image, resized, method=method, antialias=True)
         top, left = ((r - s) // 2 for r, s in zip(resized, size))

@@ -261,6 +261,15 @@ class ArchModel(keras.Model):
         return model
 
 
+def with_outputs(model, outputs):
+    """A model on ``model``'s layers (weights shared) with other ``outputs``; an
+    :class:`ArchModel` keeps its ``arch``, ``checkpoint`` and ``variant``."""
+    if isinstance(model, ArchModel):
+        return ArchModel(model.input, outputs, name=model.name, arch=model.arch,
+                         checkpoint=model.checkpoint, variant=model.variant)
+    return keras.Model(model.input, outputs, name=model.name)
+
+
 def _with_features_only(builder):
     """``builder`` with the keyword-only backbone arguments every registered builder takes.
 
@@ -391,8 +400,7 @@ def get_model(name, **kwargs):
 
     A timm-style ``"arch.tag"`` name (``"resnet18.tv_in1k"``) loads that checkpoint, as
     ``weights="tv_in1k"`` would, in the layout (``variant``) the checkpoint needs.
-    ``weights="tv_in1k"`` would. ``features_only=True`` (and ``out_levels``) returns the
-    feature pyramid, as on every builder.
+    ``features_only=True`` (and ``out_levels``) returns the feature pyramid, as on every builder.
     """
     name = str(name)
     if "." in name:

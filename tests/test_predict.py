@@ -14,7 +14,14 @@ torch = pytest.importorskip("torch")
 torchvision = pytest.importorskip("torchvision")
 pytest.importorskip("timm")
 
-from test_pretrained_parity import _randomise, _relative_error, _save  # noqa: E402
+from test_pretrained_parity import (  # noqa: E402
+    _images,
+    _keras,
+    _randomise,
+    _reference,
+    _relative_error,
+    _save,
+)
 
 import keras_arches  # noqa: E402
 from keras_arches import cli, data, registry  # noqa: E402
@@ -111,6 +118,12 @@ def test_predict_prints_torchvision_s_top_classes(tmp_path, capsys):
         np.testing.assert_allclose([float(p) / 100 for _, p, _ in found], row[best], atol=6e-5)
 
 
+def _assert_computes_the_source(model, weights_file, source, size):
+    model.load_weights(weights_file)
+    images = _images(size)
+    assert _relative_error(_keras(model, images), _reference(source, images)) <= 1e-4
+
+
 def test_convert_writes_a_keras_weights_file(tmp_path, capsys):
     torch.manual_seed(0)
     source = _randomise(torchvision.models.squeezenet1_1(weights=None), (64, 64))
@@ -120,11 +133,22 @@ def test_convert_writes_a_keras_weights_file(tmp_path, capsys):
     assert "1,235,496 parameters" in capsys.readouterr().out
     model = keras_arches.SqueezeNet1_1(weights=None, input_shape=(64, 64, 3),
                                        classifier_activation=None)
-    model.load_weights(output)
-    images = np.random.default_rng(1).normal(size=(2, 64, 64, 3)).astype("float32")
-    with torch.no_grad():
-        expected = source(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()
-    assert _relative_error(np.asarray(model(images)), expected) <= 1e-4
+    _assert_computes_the_source(model, output, source, (64, 64))
+
+
+def test_convert_builds_the_layout_a_tag_names(tmp_path, capsys):
+    """resnet110.cifar10 is in pytorchcv's layout, chosen by ResNet110's `shortcut` argument."""
+    pytorchcv = pytest.importorskip("pytorchcv.model_provider")
+    torch.manual_seed(0)
+    source = _randomise(pytorchcv.get_model("resnet110_cifar10", pretrained=False), (32, 32))
+    output = str(tmp_path / "resnet110.weights.h5")
+    assert cli.main(["convert", "resnet110.cifar10", str(_save(source, tmp_path)[0]),
+                     "-o", output]) == 0
+    card = keras_arches.model_info("resnet110.cifar10")
+    assert f"{card.params:,d} parameters" in capsys.readouterr().out
+    model = keras_arches.ResNet110(weights=None, shortcut=card.variant,
+                                   classifier_activation=None)
+    _assert_computes_the_source(model, output, source, (32, 32))
 
 
 @pytest.mark.parametrize(
@@ -148,6 +172,11 @@ def test_list_shows_each_checkpoint_with_the_source_top1(capsys):
         if card.family == "squeezenet":
             for checkpoint in card.checkpoints:
                 assert f"{checkpoint.top1:6.2f} %" in out and checkpoint.licence in out
+    # A CIFAR checkpoint is no ImageNet default; a variant's default ImageNet checkpoint is.
+    assert cli.main(["list", "--family", "wide_resnet"]) == 0
+    assert "cifar10 = imagenet" not in capsys.readouterr().out
+    assert cli.main(["list", "--family", "alexnet"]) == 0
+    assert re.search(r"tv_in1k = imagenet .*variant=torchvision", capsys.readouterr().out)
 
 
 def test_timm_checkpoints_match_timm_s_pretrained_cfgs():

@@ -4,8 +4,7 @@
 writes several; both take the keyword options of :class:`ExportOptions`. Before an artefact is
 declared done it is loaded back (SavedModel with ``tf.saved_model.load``, TFLite with the
 LiteRT interpreter, ONNX with ONNX Runtime), run on a batch and compared with the Keras model;
-the comparison (max
-|delta|, top-1 agreement, file size, latency on this CPU) is returned as an
+the comparison (max |delta|, top-1 agreement, file size, latency on this CPU) is returned as an
 :class:`ExportReport`, printed as a table and saved as JSON. Export needs the TensorFlow
 backend; under JAX or PyTorch :func:`check_backend` raises a ValueError that says what to do.
 
@@ -140,10 +139,9 @@ def export_all(model, directory, formats=None, **options):
     SavedModel, ``{model.name}_onnx.onnx``). ``formats`` (a list or a comma-separated string)
     defaults to every format of :data:`FORMATS`, ``tflite_int8`` only when
     ``representative_data`` is given and ``onnx`` only when the ``onnx`` extra is installed.
-    ``options``
-    are those of :class:`ExportOptions`; see :func:`export` for what is checked. The report is
-    printed (``verbose``), saved to ``directory/export_report.json`` (``report_path="auto"``)
-    and returned.
+    ``options`` are those of :class:`ExportOptions`; see :func:`export` for what is checked.
+    The report is printed (``verbose``), saved to ``directory/export_report.json``
+    (``report_path="auto"``) and returned.
     """
     check_backend()
     options = ExportOptions.of("export_all", options)

@@ -12,6 +12,8 @@ from keras_arches.contract import head_dtype
 from keras_arches.registry import WeightsFile
 
 KERAS_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
+# torch.nn.BatchNorm2d's default epsilon, the torchvision/timm layouts' batch norms.
+TORCH_BN_EPSILON = 1e-5
 
 # Suffixes after a layer prefix of the conv and of the activation; the batch norm's is "_bn".
 INCEPTION_NAMES = ("", "_act")  # keras.applications' Inception-ResNet v2 and Xception style

@@ -16,7 +16,14 @@ from keras import layers
 
 from keras_arches.contract import Contract, check_rate
 from keras_arches.layers import CeilPooling2D, SqueezeExcite, StochasticDepth, drop_path_rates
-from keras_arches.models.common import RESNET_NAMES, bn_act, conv, data_format_for, keras_weights
+from keras_arches.models.common import (
+    RESNET_NAMES,
+    TORCH_BN_EPSILON,
+    bn_act,
+    conv,
+    data_format_for,
+    keras_weights,
+)
 from keras_arches.registry import (
     INCEPTION_MEAN,
     INCEPTION_STD,
@@ -40,8 +47,7 @@ _HUANG2016 = (
     "Deep Networks with Stochastic Depth (arXiv:1603.09382)"
 )
 
-KERAS_BN_EPSILON = 1.001e-5
-TORCH_BN_EPSILON = 1e-5
+KERAS_BN_EPSILON = 1.001e-5  # keras.applications' ResNet batch norms
 
 
 def resnext_bottleneck_width(C, groups):

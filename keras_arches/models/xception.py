@@ -12,7 +12,7 @@ batch norms use PyTorch's epsilon 1e-5.
 from keras import layers
 
 from keras_arches.contract import Contract
-from keras_arches.models.common import conv_bn, keras_weights
+from keras_arches.models.common import TORCH_BN_EPSILON, conv_bn, keras_weights
 from keras_arches.registry import INCEPTION_MEAN, INCEPTION_STD, register, timm_checkpoint
 
 _PAPER = (
@@ -21,8 +21,7 @@ _PAPER = (
 )
 
 
-KERAS_BN_EPSILON = 1e-3
-TORCH_BN_EPSILON = 1e-5
+KERAS_BN_EPSILON = 1e-3  # keras.applications' Xception batch norms
 
 
 def sep_bn(x, filters, name, *, axis, epsilon=KERAS_BN_EPSILON):
