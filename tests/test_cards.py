@@ -145,3 +145,29 @@ def test_every_variant_card_is_complete_and_its_checkpoints_choose_it(card, vari
 def test_imagenet_in_the_paper_layout_names_the_layout_that_has_it(builder, layout):
     with pytest.raises(ValueError, match=f"variant='{layout}' with `weights='imagenet'`"):
         getattr(keras_arches, builder)(weights="imagenet")
+
+
+@pytest.mark.parametrize(
+    "builder, layout, size",
+    [
+        ("ResNet50", dict(variant="torchvision"), 32),
+        ("InceptionV3", dict(variant="torchvision"), 75),
+        ("Xception", dict(variant="timm"), 71),
+        ("ResNet110", dict(shortcut="projection"), 32),
+    ],
+    ids=["ResNet50", "InceptionV3", "Xception", "ResNet110"],
+)
+def test_a_layout_survives_a_safe_mode_round_trip_with_its_card(builder, layout, size, tmp_path):
+    model = getattr(keras_arches, builder)(
+        weights=None, input_shape=(size, size, 3), classes=7, **layout
+    )
+    x = np.random.default_rng(0).uniform(0, 1, (2, size, size, 3)).astype("float32")
+    expected = keras.tree.map_structure(np.asarray, model(x, training=False))
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    card = keras_arches.model_info(reloaded)
+    assert card.variant == next(iter(layout.values()))
+    got = keras.tree.map_structure(np.asarray, reloaded(x, training=False))
+    keras.tree.map_structure(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6), got, expected
+    )
