@@ -22,6 +22,7 @@ from keras_arches.layers import (
     ConnectionTableConv2D,
     FireModule,
     FractalJoin,
+    FusedBatchNormalization,
     GlobalDropPath,
     LocalResponseNormalization,
     SqueezeExcite,
@@ -130,6 +131,7 @@ LAYER_MODELS = {
     "aux": ((11, 11, 6), lambda x: AuxiliaryClassifier(
         3, filters=8, conv2_filters=12, conv2_kernel=3, hidden_units=None, dropout_rate=0.0,
         batch_norm=True, name="aux")(x)),
+    "batch_norm": ((5, 4, 3), lambda x: FusedBatchNormalization(epsilon=1e-5, name="bn")(x)),
     "ceil_max": ((8, 7, 3), lambda x: CeilPooling2D(3, 2, name="pool")(x)),
     "ceil_average": ((7, 8, 3), lambda x: CeilPooling2D(3, 2, mode="average")(x)),
     "connection_table": ((9, 9, 6), lambda x: ConnectionTableConv2D(LENET5_C3_TABLE, 5)(x)),
@@ -235,6 +237,60 @@ def test_squeeze_excite_is_a_channel_gate():
     hidden = np.maximum(x.mean(axis=(1, 2)) @ w1[0, 0] + b1, 0.0)
     gate = 1.0 / (1.0 + np.exp(-(hidden @ w2[0, 0] + b2)))
     np.testing.assert_allclose(outputs, x * gate[:, None, None, :], **TOLERANCE)
+
+
+@pytest.mark.parametrize("axis, shape", [(-1, (4, 5, 3, 6)), (1, (4, 6, 5, 3))])
+def test_fused_batch_norm_is_keras_batch_norm(axis, shape):
+    """Same outputs, gradients and moving statistics as keras.layers.BatchNormalization, in
+    training (TF's fused kernel on TensorFlow) and in inference, after two training calls."""
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal(shape) * 3.0 + 1.0).astype("float32")
+    options = dict(axis=axis, epsilon=1e-5, momentum=0.8)
+    ours, theirs = FusedBatchNormalization(**options), keras.layers.BatchNormalization(**options)
+    ours.build(shape)
+    theirs.build(shape)
+    values = [rng.uniform(0.5, 2.0, w.shape).astype("float32") for w in theirs.weights]
+    ours.set_weights(values)
+    theirs.set_weights(values)
+    for _ in range(2):
+        np.testing.assert_allclose(
+            to_numpy(ours(x, training=True)), to_numpy(theirs(x, training=True)), **TOLERANCE
+        )
+    for a, b in zip(ours.weights, theirs.weights):
+        np.testing.assert_allclose(to_numpy(a), to_numpy(b), **TOLERANCE)
+    assert not np.allclose(to_numpy(theirs.moving_variance), values[3])  # the stats moved
+    np.testing.assert_allclose(to_numpy(ours(x)), to_numpy(theirs(x)), **TOLERANCE)
+    weights = np.cos(np.arange(x.size, dtype="float32")).reshape(shape)  # a loss that mixes
+    for a, b in zip(_gradients(ours, x, weights), _gradients(theirs, x, weights)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def _gradients(layer, x, weights):
+    """Gradients of sum(layer(x, training) * weights) to the input, gamma and beta."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        x = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(layer(x, training=True) * weights)
+        return [g.numpy() for g in tape.gradient(loss, [x, layer.gamma, layer.beta])]
+    if BACKEND == "jax":
+        import jax
+
+        def loss(x, gamma, beta):
+            outputs, _ = layer.stateless_call(
+                [gamma, beta], [v.value for v in layer.non_trainable_variables], x, training=True
+            )
+            return (outputs * weights).sum()
+
+        trainable = [v.value for v in layer.trainable_variables]
+        return [np.asarray(g) for g in jax.grad(loss, argnums=(0, 1, 2))(x, *trainable)]
+    import torch
+
+    x = torch.tensor(x, requires_grad=True)
+    (layer(x, training=True) * torch.tensor(weights)).sum().backward()
+    return [t.grad.numpy() for t in (x, layer.gamma.value, layer.beta.value)]
 
 
 def test_drop_paths_in_training():

@@ -8,6 +8,7 @@ import tensorflow as tf
 from keras_arches.layers import (
     AuxiliaryClassifier,
     FireModule,
+    FusedBatchNormalization,
     LocalResponseNormalization,
     SqueezeExcite,
     StochasticDepth,
@@ -54,6 +55,7 @@ LAYER_FACTORIES = {
         depth_radius=3, bias=2.0, alpha=2e-4, beta=0.5, name="lrn"
     ),
     "drop_path": lambda: StochasticDepth(0.2, seed=7, name="dp"),
+    "batch_norm": lambda: FusedBatchNormalization(axis=1, epsilon=1e-5, name="bn"),
     "fire": lambda: FireModule(4, 8, 6, name="fire"),
     "se": lambda: SqueezeExcite(reduced_channels=3, ratio=0.5, name="se"),
     "aux": lambda: AuxiliaryClassifier(
@@ -174,6 +176,44 @@ def test_lrn_save_load(tmp_path):
 def test_lrn_rejects_bad_arguments(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         LocalResponseNormalization(**kwargs)
+
+
+# --- FusedBatchNormalization ---------------------------------------------------------------
+# Its numbers against keras.layers.BatchNormalization on every backend: test_backends.py.
+
+
+def _ops_of(layer, x, training):
+    graph = tf.function(lambda x: layer(x, training=training)).get_concrete_function(x).graph
+    return {op.type for op in graph.get_operations()}
+
+
+def test_fused_batch_norm_trains_with_the_fused_kernel_and_infers_as_keras():
+    x = tf.constant(random(2, 3, 3, 4))
+    layer = FusedBatchNormalization()
+    assert "FusedBatchNormV3" in _ops_of(layer, x, training=True)
+    assert "FusedBatchNormV3" not in _ops_of(layer, x, training=False)
+    assert "FusedBatchNormV3" not in _ops_of(keras.layers.BatchNormalization(), x, True)
+    frozen = FusedBatchNormalization()
+    frozen.trainable = False  # a frozen batch norm uses its moving statistics, as Keras'
+    assert "FusedBatchNormV3" not in _ops_of(frozen, x, training=True)
+
+
+def test_fused_batch_norm_under_mixed_precision_and_xla(mixed_float16):
+    x = tf.constant(random(4, 3, 3, 5) * 4.0 + 2.0, dtype="float16")
+    ours, theirs = FusedBatchNormalization(), keras.layers.BatchNormalization()
+    outputs, expected = ours(x, training=True), theirs(x, training=True)
+    assert outputs.dtype == expected.dtype == tf.float16
+    np.testing.assert_allclose(outputs.numpy(), expected.numpy(), rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(ours.moving_mean.numpy(), theirs.moving_mean.numpy(), rtol=1e-5)
+    compiled = tf.function(lambda x: ours(x, training=True), jit_compile=True)
+    np.testing.assert_allclose(compiled(x).numpy(), expected.numpy(), rtol=2e-3, atol=2e-3)
+
+
+def test_fused_batch_norm_save_load(tmp_path):
+    layer = FusedBatchNormalization(epsilon=1e-5, momentum=0.5)
+    first, second = save_load_roundtrip(layer, (3, 3, 4), tmp_path, random(4, 3, 3, 4) + 3.0)
+    np.testing.assert_allclose(first, second, rtol=1e-6, atol=1e-6)
+    assert np.abs(layer.moving_mean.numpy()).min() > 1.0  # a training call moved the statistics
 
 
 # --- StochasticDepth ------------------------------------------------------------------------

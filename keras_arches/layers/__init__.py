@@ -1,6 +1,7 @@
 """Custom Keras 3 layers shared by the keras_arches architectures."""
 
 from keras_arches.layers.aux_head import AuxiliaryClassifier
+from keras_arches.layers.batch_norm import FusedBatchNormalization
 from keras_arches.layers.ceil_pooling import CeilPooling2D
 from keras_arches.layers.connection_table import ConnectionTableConv2D
 from keras_arches.layers.fire import FireModule
@@ -14,6 +15,7 @@ __all__ = [
     "CeilPooling2D",
     "ConnectionTableConv2D",
     "FireModule",
+    "FusedBatchNormalization",
     "FractalJoin",
     "GlobalDropPath",
     "LocalResponseNormalization",

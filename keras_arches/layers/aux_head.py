@@ -3,6 +3,7 @@
 import keras
 
 from keras_arches.layers._data_format import standardize_data_format
+from keras_arches.layers.batch_norm import FusedBatchNormalization
 from keras_arches.layers.stochastic_depth import check_rate
 
 
@@ -89,13 +90,13 @@ class AuxiliaryClassifier(keras.layers.Layer):
             dtype=policy,
         )
         self.conv = keras.layers.Conv2D(filters, 1, name="conv", **conv)
-        self.bn = keras.layers.BatchNormalization(name="bn", **bn) if batch_norm else None
+        self.bn = FusedBatchNormalization(name="bn", **bn) if batch_norm else None
         self.conv2 = self.bn2 = None
         if conv2_filters is not None:
             self.conv2 = keras.layers.Conv2D(
                 conv2_filters, conv2_kernel, padding="valid", name="conv2", **conv
             )
-            self.bn2 = keras.layers.BatchNormalization(name="bn2", **bn) if batch_norm else None
+            self.bn2 = FusedBatchNormalization(name="bn2", **bn) if batch_norm else None
         self.relu = keras.layers.ReLU(name="relu", dtype=policy)
         # Flatten in channels_last order whatever the data format, so weights are portable.
         self.flatten = keras.layers.Flatten(

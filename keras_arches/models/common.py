@@ -9,6 +9,7 @@ the two conventions of keras.applications (:data:`INCEPTION_NAMES`, :data:`RESNE
 from keras import layers
 
 from keras_arches.contract import head_dtype
+from keras_arches.layers import FusedBatchNormalization
 from keras_arches.registry import WeightsFile
 
 KERAS_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
@@ -68,7 +69,7 @@ def conv(x, filters, kernel_size, name, *, strides=1, padding="same", groups=1,
 def bn_act(x, name, *, axis, epsilon=1e-3, scale=False, activation="relu", names=INCEPTION_NAMES):
     """Batch norm ``{name}_bn`` on ``axis``, then ``activation`` named with the suffix of ``names``
     (no activation layer when ``activation`` is None). Defaults as :func:`conv_bn`."""
-    x = layers.BatchNormalization(axis=axis, epsilon=epsilon, scale=scale, name=f"{name}_bn")(x)
+    x = FusedBatchNormalization(axis=axis, epsilon=epsilon, scale=scale, name=f"{name}_bn")(x)
     if activation is None:
         return x
     return layers.Activation(activation, name=f"{name}{names[1]}")(x)

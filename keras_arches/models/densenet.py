@@ -8,6 +8,7 @@ the paper's CIFAR DenseNet-BC. All four are built from the same dense block and 
 from keras import layers
 
 from keras_arches.contract import Contract
+from keras_arches.layers import FusedBatchNormalization
 from keras_arches.models.common import RESNET_NAMES, bn_act, conv_bn, keras_weights
 from keras_arches.registry import (
     imgclsmob_checkpoint,
@@ -57,7 +58,7 @@ def _dense_stages(c, x, blocks, growth_rate, epsilon, compression=0.5):
         if stage > 2:
             x = transition(x, compression, epsilon, axis, f"pool{stage - 1}")
         x = dense_block(x, num_layers, growth_rate, epsilon, axis, f"conv{stage}")
-    x = layers.BatchNormalization(axis=axis, epsilon=epsilon, name="bn")(x)
+    x = FusedBatchNormalization(axis=axis, epsilon=epsilon, name="bn")(x)
     x = layers.Activation("relu", name="relu")(x)
     return c.model(c.head(x))
 
