@@ -15,14 +15,16 @@ ONNX Runtime alike (default: the cores). The table gives the median ratio ours/t
 throughput (>= 1.00: we are as fast) and its spread (the lowest and highest round).
 ``--control`` puts a second torch model in place of ours: its ratios are the noise band.
 ``--int8 MODEL ...`` instead compares our full-integer int8 LiteRT file with the float32 one:
-size, top-1 agreement on held-out images (calibrated on the embedded MNIST train split,
-agreement on its test split, upscaled to the model's size in colour) and XNNPACK batch-1
-latency.
+size, top-1 agreement and accuracy on held-out images and XNNPACK batch-1 latency. The model is
+first trained briefly on the embedded MNIST train split (``--int8-train-steps``, at a smaller
+size), calibrated on that split and checked on its test split, upscaled to the model's size in
+colour.
 
     python benchmarks/bench_vs_torch.py --models resnet18 resnet50 densenet121 --rounds 5
     python benchmarks/bench_vs_torch.py --control ...       # torch against itself
     python benchmarks/bench_vs_torch.py --int8 resnet18 squeezenet1_1 googlenet
     python benchmarks/bench_vs_torch.py --breakdown --no-deployed   # where a training step goes
+    python benchmarks/bench_vs_torch.py --gpu --models resnet50 --batch 256 --peak-tflops 989
 """
 
 import argparse
@@ -70,8 +72,9 @@ class KerasSide:
         keras.backend.clear_session()
         self.name, self.shape = name, (size, size, 3)
         self.model = keras_arches.get_model(name, weights=None, input_shape=self.shape)
+        # On a GPU (--gpu): mixed float16 (the policy set in main) and XLA, the fast setting.
         self.model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-                           loss="sparse_categorical_crossentropy", jit_compile=False)
+                           loss="sparse_categorical_crossentropy", jit_compile=args.gpu)
         self.layout = "nhwc"
         self.files = {}
         if args.deployed:
@@ -84,10 +87,18 @@ class KerasSide:
                        **options)
                 self.files[format] = path
 
+    @staticmethod
+    def tensors(*arrays):
+        """The arrays as tensors on the first GPU, if any, as torch's are on its device."""
+        with tf.device("GPU:0" if tf.config.list_logical_devices("GPU") else "CPU:0"):
+            return [tf.identity(tf.constant(a)) for a in arrays]
+
     def infer(self, x):
+        (x,) = self.tensors(x)
         return lambda: self.model.predict_on_batch(x)
 
     def train(self, x, y):
+        x, y = self.tensors(x, y)
         return lambda: self.model.train_on_batch(x, y)
 
     def train_parts(self, x, y):
@@ -121,12 +132,18 @@ class KerasSide:
 
 
 class TorchSide:
-    """timm's model: eager calls in inference mode, and torch's own ONNX export."""
+    """timm's model: eager calls in inference mode, and torch's own ONNX export. With ``--gpu``:
+    on CUDA in channels_last, under float16 autocast with a gradient scaler (torch AMP)."""
 
     def __init__(self, name, size, args, scratch, tag="torch"):
         self.model = timm.create_model(name, pretrained=False).eval()
         self.layout = "nchw"
+        self.device = torch.device("cuda" if args.gpu else "cpu")
+        if args.gpu:
+            self.model = self.model.to(self.device, memory_format=torch.channels_last)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=args.gpu)
+        self.autocast = lambda: torch.autocast("cuda", torch.float16, enabled=args.gpu)
         self.files = {}
         if args.deployed:
             path = os.path.join(scratch, f"{name}_{tag}.onnx")
@@ -135,31 +152,47 @@ class TorchSide:
                               opset_version=17)
             self.files["onnx"] = path
 
+    def tensors(self, *arrays):
+        """The arrays on the model's device, images in the model's memory format."""
+        tensors = [torch.from_numpy(a).to(self.device) for a in arrays]
+        if self.device.type == "cuda":
+            tensors[0] = tensors[0].contiguous(memory_format=torch.channels_last)
+        return tensors
+
+    def synchronize(self):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+
     def infer(self, x):
-        x = torch.from_numpy(x)
+        (x,) = self.tensors(x)
 
         def run():
-            with torch.inference_mode():
+            with torch.inference_mode(), self.autocast():
                 self.model(x)
+            self.synchronize()
 
         return run
 
     def train(self, x, y):
-        x, y = torch.from_numpy(x), torch.from_numpy(y)
+        x, y = self.tensors(x, y)
         loss_fn = torch.nn.CrossEntropyLoss()
 
         def step():
             self.model.train()
             self.optimizer.zero_grad(set_to_none=True)
-            loss_fn(self.model(x), y).backward()
-            self.optimizer.step()
+            with self.autocast():
+                loss = loss_fn(self.model(x), y)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
             self.model.eval()
+            self.synchronize()
 
         return step
 
     def train_parts(self, x, y):
         """The training step's pieces: the forward pass in training mode, forward + backward."""
-        x, y = torch.from_numpy(x), torch.from_numpy(y)
+        x, y = self.tensors(x, y)
         loss_fn = torch.nn.CrossEntropyLoss()
 
         def forward():
@@ -236,30 +269,58 @@ def compare(name, args, scratch):
         rows[label] = row
     if args.deployed and not args.control:
         rows["sizes"] = {format: os.path.getsize(path) for format, path in ours.files.items()}
+    if args.peak_tflops:  # 3 x the forward FLOPs per image (2 per multiply-accumulate)
+        flops = 3 * 2 * keras_arches.profile(keras_arches.get_model(name, weights=None)).macs
+        row = rows[f"train b{args.batch}"]
+        rows["training MFU"] = {side: flops * row[f"{side}_ips"] / (args.peak_tflops * 1e12)
+                                for side in ("ours", "theirs")}
     return rows
 
 
+def mnist_trained(info, args):
+    """The model at its default size, with weights trained for ``--int8-train-steps`` steps
+    (Adam, batch 32) on the embedded MNIST train split at ``--int8-train-size``: a trained
+    network's confident outputs, where random weights give a flat softmax that any rounding
+    reorders. The models compared here pool globally, so the weights fit any input size."""
+    model = info.builder(weights=None)
+    if args.int8_train_steps:
+        size = max(args.int8_train_size, info.min_size)
+        small = info.builder(weights=None, input_shape=(size, size, info.channels))
+        small.compile(optimizer=keras.optimizers.Adam(1e-3),
+                      loss="sparse_categorical_crossentropy", jit_compile=False)
+        train = data.embedded_mnist("train", image_size=size, channels=info.channels,
+                                    preprocessing=info.preprocessing).repeat()
+        small.fit(train, steps_per_epoch=args.int8_train_steps, epochs=1, verbose=0)
+        model.set_weights(small.get_weights())
+    return model
+
+
 def int8_against_float32(name, args, scratch):
-    """Size, top-1 agreement on held-out images and XNNPACK latency of int8 against float32."""
+    """Size, top-1 agreement and accuracy on held-out images, and XNNPACK latency, of int8
+    against float32."""
     info = registry.model_info(name)
     keras.backend.clear_session()
-    model = info.builder(weights=None)
+    model = mnist_trained(info, args)
     shape = info.default_shape
 
-    def images(split, count):
+    def images(split, count, labels=False):
         dataset = data.embedded_mnist(split, image_size=shape[0], channels=shape[-1],
                                       preprocessing=info.preprocessing)
-        return collect_samples(dataset, shape, count)
+        return collect_samples(dataset, shape, count, labels=labels)
 
-    calibration, held_out = images("train", args.calibration), images("test", args.held_out)
+    calibration = images("train", args.calibration)
+    held_out, labels = images("test", args.held_out, labels=True)
     reports, runs = {}, {}
     for format in ("tflite_float32", "tflite_int8"):
         path = os.path.join(scratch, f"{name}_{format}.tflite")
-        reports[format] = export(
+        report = export(
             model, path, format=format, representative_data=calibration, check_data=held_out,
-            check_samples=len(held_out), latency_runs=1, verbose=False, report_path=None,
+            check_samples=len(held_out), labelled_data=(held_out, labels),
+            accuracy_samples=len(held_out), latency_runs=1, verbose=False, report_path=None,
             strict=False,
-        ).results[0]
+        )
+        reports[format] = report.results[0]
+        keras_accuracy = report.keras_accuracy
         runs[format] = TFLiteRunner(path, num_threads=CORES)
     one = held_out[:1]
     latency = {format: [] for format in runs}
@@ -273,6 +334,8 @@ def int8_against_float32(name, args, scratch):
         "size_ratio": int8.size_bytes / float32.size_bytes,
         "float32_max_abs_diff": float32.max_abs_diff,
         "int8_top1_agreement": int8.top1_agreement, "held_out": len(held_out),
+        "train_steps": args.int8_train_steps, "keras_accuracy": keras_accuracy,
+        "float32_accuracy": float32.accuracy, "int8_accuracy": int8.accuracy,
         "float32_ms": statistics.median(latency["tflite_float32"]),
         "int8_ms": statistics.median(latency["tflite_int8"]),
         "latency_ratio": statistics.median(ratios), "low": min(ratios), "high": max(ratios),
@@ -298,10 +361,25 @@ def main(argv=None):
                         help="instead: int8 against float32 LiteRT for these registered models")
     parser.add_argument("--held-out", type=int, default=200,
                         help="held-out images for the int8 agreement")
+    parser.add_argument("--int8-train-steps", type=int, default=300,
+                        help="MNIST training steps before the int8 comparison (0: random)")
+    parser.add_argument("--int8-train-size", type=int, default=96,
+                        help="input size of that training (the model's minimum at least)")
     parser.add_argument("--threads", type=int, default=CORES,
                         help="threads of every runtime (default: the cores)")
+    parser.add_argument("--gpu", action="store_true",
+                        help="on the GPU: ours with mixed float16 + XLA, timm with torch AMP "
+                             "(float16 autocast) + channels_last; no deployed forms")
+    parser.add_argument("--peak-tflops", type=float,
+                        help="the accelerator's dense peak (989 for H100/H200 fp16): adds "
+                             "training MFU")
     parser.add_argument("--json", help="write the raw figures here")
     args = parser.parse_args(argv)
+    if args.gpu:
+        if not (torch.cuda.is_available() and tf.config.list_physical_devices("GPU")):
+            parser.error("--gpu needs a GPU that both torch and TensorFlow see")
+        args.deployed = False
+        keras.mixed_precision.set_global_policy("mixed_float16")
     CORES = args.threads
     torch.set_num_threads(CORES)
     tf.config.threading.set_intra_op_parallelism_threads(CORES)
@@ -316,7 +394,9 @@ def main(argv=None):
             results[name] = row = int8_against_float32(name, args, scratch)
             print(f"{name:14s} size {row['float32_bytes'] / 2**20:.1f} -> "
                   f"{row['int8_bytes'] / 2**20:.1f} MB (x{row['size_ratio']:.3f})  top-1 "
-                  f"agreement {row['int8_top1_agreement']:.1%} of {row['held_out']}  XNNPACK "
+                  f"agreement {row['int8_top1_agreement']:.1%} of {row['held_out']}, "
+                  f"accuracy {row['float32_accuracy']:.1%} -> {row['int8_accuracy']:.1%} "
+                  f"(Keras {row['keras_accuracy']:.1%}, {row['train_steps']} steps)  XNNPACK "
                   f"b1 {row['float32_ms']:.1f} -> {row['int8_ms']:.1f} ms "
                   f"(x{row['latency_ratio']:.2f} [{row['low']:.2f}, {row['high']:.2f}])",
                   flush=True)
@@ -325,6 +405,9 @@ def main(argv=None):
             for label, row in rows.items():
                 if label == "sizes":
                     print(f"{name:12s} file sizes {row}")
+                elif label == "training MFU":
+                    print(f"{name:12s} training MFU ours {row['ours']:.1%}, timm "
+                          f"{row['theirs']:.1%} of {args.peak_tflops:g} TFLOP/s")
                 elif "ratio" in row:
                     print(f"{name:12s} {label:22s} {row['ours_ips']:8.1f} / "
                           f"{row['theirs_ips']:8.1f} img/s  x{row['ratio']:.2f} "
