@@ -1,6 +1,7 @@
 """Mobile export: every artefact is reloaded by an independent runtime and compared with Keras."""
 
 import json
+import os
 import warnings
 
 import keras
@@ -420,12 +421,14 @@ ONNX_MODELS = {
     "lrn_group_fire_se": lrn_group_fire_se_model,
     # LeNet-5's sparse C3 connection table.
     "lenet5": lambda: keras_arches.LeNet5(weights=None),
-    # Caffe-style ceil-mode pools (CeilPooling2D) and fire modules.
-    "squeezenet1_1": lambda: keras_arches.SqueezeNet1_1(weights=None, input_shape=(64, 64, 3),
-                                                        classes=10),
-    # Stochastic depth, which must be the identity at inference.
+    # Caffe-style ceil-mode pools (CeilPooling2D) and fire modules; logits, which a saturated
+    # softmax cannot hide.
+    "squeezenet1_1": lambda: keras_arches.SqueezeNet1_1(
+        weights=None, input_shape=(64, 64, 3), classes=10, classifier_activation=None),
+    # Stochastic depth, which must be the identity at inference; fused batch norms.
     "resnet18_drop_path": lambda: keras_arches.ResNet18(
-        weights=None, input_shape=(32, 32, 3), classes=10, drop_path_rate=0.2),
+        weights=None, input_shape=(32, 32, 3), classes=10, drop_path_rate=0.2,
+        classifier_activation=None),
     # Auxiliary heads, stripped before export; ceil-mode pools and LRN.
     "googlenet_aux": googlenet_with_aux_heads,
 }
@@ -437,6 +440,7 @@ def test_onnx_export_matches_keras_at_any_batch(name, tmp_path):
     path = tmp_path / f"{name}.onnx"
     report = export(model, path, format="onnx", check_samples=4, latency_runs=1, verbose=False)
     assert report["onnx"].passed and report["onnx"].runtime == "onnxruntime"
+    assert "TF2ONNX_CATCH_ERRORS" not in os.environ  # set for tf2onnx only, then restored
     shape = tuple(model.inputs[0].shape[1:])
     for batch in (1, 3):  # one file, a dynamic batch
         x = synthetic_images(shape, batch, seed=batch)

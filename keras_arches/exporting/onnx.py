@@ -4,12 +4,15 @@ Keras on TensorFlow compiles grouped convolutions with XLA (TensorFlow has no gr
 kernel), and tf2onnx cannot look inside an XLA-compiled function: Keras' exporter then writes a
 file that ONNX Runtime refuses. For those models the frozen graph is converted again with the
 XLA marks removed, so that TensorFlow's graph optimizer inlines the convolutions and tf2onnx
-turns them into ONNX grouped ``Conv`` nodes. Needs the ``onnx`` extra (onnx, onnxruntime,
+turns them into ONNX grouped ``Conv`` nodes; a model with a grouped ``Conv2D`` goes that way
+directly, converted once. Needs the ``onnx`` extra (onnx, onnxruntime,
 tf2onnx).
 """
 
 import contextlib
+import gc
 import logging
+import os
 import re
 
 import numpy as np
@@ -18,6 +21,7 @@ import tensorflow as tf
 # Opset 17 (ONNX 1.12, 2022) runs on every ONNX Runtime since 1.13.
 ONNX_OPSET = 17
 _XLA_ATTRIBUTES = ("_XlaMustCompile", "_noinline")
+_CATCH_ERRORS = "TF2ONNX_CATCH_ERRORS"
 
 
 def onnx_modules():
@@ -41,11 +45,11 @@ def write_onnx(model, path):
     """
     onnx, _ = onnx_modules()
     spec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32, name="image")
-    with _quiet_tf2onnx():  # it logs each op it cannot convert; the error below names them
-        model.export(path, format="onnx", input_signature=[spec], opset_version=ONNX_OPSET,
-                     verbose=False)
-    if _foreign_nodes(onnx.load(path)):
-        _convert_inlined(model, spec, path)
+    try:
+        with _without_graph_copies():
+            _convert(model, spec, path, onnx)
+    except Exception:  # an optimizer pass failed without its undo copy: convert as by default
+        _convert(model, spec, path, onnx)
     foreign = _foreign_nodes(onnx.load(path))
     if foreign:
         layers = sorted({_layer_of(node.name, model) for node in foreign})
@@ -55,6 +59,35 @@ def write_onnx(model, path):
             f"{ops} that tf2onnx cannot convert to ONNX opset {ONNX_OPSET}. Replace those layers "
             "or export to SavedModel/TFLite."
         )
+
+
+def _convert(model, spec, path, onnx):
+    if any(getattr(layer, "groups", 1) > 1 for layer in model.layers):
+        _convert_inlined(model, spec, path)  # Keras' exporter would leave XLA functions
+        return
+    with _quiet_tf2onnx():  # it logs each op it cannot convert; write_onnx's error names them
+        model.export(path, format="onnx", input_signature=[spec], opset_version=ONNX_OPSET,
+                     verbose=False)
+    if _foreign_nodes(onnx.load(path)):
+        _convert_inlined(model, spec, path)
+
+
+@contextlib.contextmanager
+def _without_graph_copies():
+    """tf2onnx 1.17 deep-copies the whole graph, weights included, before each optimizer pass,
+    to undo a pass that fails ("catch_errors"). The copies are reference cycles that wait for
+    Python's collector: ResNet-101 peaked at 14 GB at 32x32. Its ``TF2ONNX_CATCH_ERRORS``
+    variable turns the copies off (1.17 reads any value as off)."""
+    previous = os.environ.get(_CATCH_ERRORS)
+    os.environ[_CATCH_ERRORS] = "FALSE"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[_CATCH_ERRORS]
+        else:
+            os.environ[_CATCH_ERRORS] = previous
+        gc.collect()
 
 
 def _convert_inlined(model, spec, path):
