@@ -104,8 +104,9 @@ def _convert_inlined(model, spec, path):
         nodes.extend(library_function.node_def)
     for node in nodes:
         _drop(node.attr)
-    with tf.Graph().as_default(), _quiet_tf2onnx():  # grappler's inlining needs a graph
-        graph_def = tf_loader.tf_optimize(inputs, outputs, graph_def)
+    del function, nodes
+    gc.collect()
+    with _quiet_tf2onnx():  # from_graph_def's own grappler pass inlines the functions
         convert.from_graph_def(graph_def, input_names=inputs, output_names=outputs,
                                opset=ONNX_OPSET, output_path=path)
 
