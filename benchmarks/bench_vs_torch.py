@@ -16,9 +16,9 @@ throughput (>= 1.00: we are as fast) and its spread (the lowest and highest roun
 ``--control`` puts a second torch model in place of ours: its ratios are the noise band.
 ``--int8 MODEL ...`` instead compares our full-integer int8 LiteRT file with the float32 one:
 size, top-1 agreement and accuracy on held-out images and XNNPACK batch-1 latency. The model is
-first trained briefly on the embedded MNIST train split (``--int8-train-steps``, at a smaller
-size), calibrated on that split and checked on its test split, upscaled to the model's size in
-colour.
+first trained briefly on the embedded MNIST train split (``--int8-train-steps``), calibrated
+on that split and checked on its test split, upscaled in colour to ``--int8-size`` (default:
+the model's default size), the size of all these figures.
 
     python benchmarks/bench_vs_torch.py --models resnet18 resnet50 densenet121 --rounds 5
     python benchmarks/bench_vs_torch.py --control ...       # torch against itself
@@ -277,31 +277,30 @@ def compare(name, args, scratch):
     return rows
 
 
-def mnist_trained(info, args):
-    """The model at its default size, with weights trained for ``--int8-train-steps`` steps
-    (Adam, batch 32) on the embedded MNIST train split at ``--int8-train-size``: a trained
-    network's confident outputs, where random weights give a flat softmax that any rounding
-    reorders. The models compared here pool globally, so the weights fit any input size."""
-    model = info.builder(weights=None)
-    if args.int8_train_steps:
-        size = max(args.int8_train_size, info.min_size)
-        small = info.builder(weights=None, input_shape=(size, size, info.channels))
-        small.compile(optimizer=keras.optimizers.Adam(1e-3),
+def mnist_trained(info, shape, steps, variant=None):
+    """The model at ``shape`` (in layout ``variant``, if given), trained for ``steps`` steps
+    (Adam, batch 32) on the embedded MNIST train split: a trained network's confident outputs,
+    where random weights give a flat softmax that any rounding reorders."""
+    options = {info.variant_argument: variant} if variant else {}
+    model = info.builder(weights=None, input_shape=shape, **options)
+    if steps:
+        model.compile(optimizer=keras.optimizers.Adam(1e-3),
                       loss="sparse_categorical_crossentropy", jit_compile=False)
-        train = data.embedded_mnist("train", image_size=size, channels=info.channels,
+        train = data.embedded_mnist("train", image_size=shape[0], channels=shape[-1],
                                     preprocessing=info.preprocessing).repeat()
-        small.fit(train, steps_per_epoch=args.int8_train_steps, epochs=1, verbose=0)
-        model.set_weights(small.get_weights())
+        model.fit(train, steps_per_epoch=steps, epochs=1, verbose=0)
     return model
 
 
 def int8_against_float32(name, args, scratch):
     """Size, top-1 agreement and accuracy on held-out images, and XNNPACK latency, of int8
     against float32."""
-    info = registry.model_info(name)
+    info = registry.model_info(name.partition(":")[0])
     keras.backend.clear_session()
-    model = mnist_trained(info, args)
-    shape = info.default_shape
+    size = max(args.int8_size or info.default_size, info.min_size)
+    shape = (size, size, info.channels)
+    name, _, variant = name.partition(":")
+    model = mnist_trained(info, shape, args.int8_train_steps, variant or None)
 
     def images(split, count, labels=False):
         dataset = data.embedded_mnist(split, image_size=shape[0], channels=shape[-1],
@@ -315,7 +314,7 @@ def int8_against_float32(name, args, scratch):
         path = os.path.join(scratch, f"{name}_{format}.tflite")
         report = export(
             model, path, format=format, representative_data=calibration, check_data=held_out,
-            check_samples=len(held_out), labelled_data=(held_out, labels),
+            check_samples=len(held_out), labelled_data=[(held_out, labels)],
             accuracy_samples=len(held_out), latency_runs=1, verbose=False, report_path=None,
             strict=False,
         )
@@ -334,7 +333,7 @@ def int8_against_float32(name, args, scratch):
         "size_ratio": int8.size_bytes / float32.size_bytes,
         "float32_max_abs_diff": float32.max_abs_diff,
         "int8_top1_agreement": int8.top1_agreement, "held_out": len(held_out),
-        "train_steps": args.int8_train_steps, "keras_accuracy": keras_accuracy,
+        "size": size, "train_steps": args.int8_train_steps, "keras_accuracy": keras_accuracy,
         "float32_accuracy": float32.accuracy, "int8_accuracy": int8.accuracy,
         "float32_ms": statistics.median(latency["tflite_float32"]),
         "int8_ms": statistics.median(latency["tflite_int8"]),
@@ -357,14 +356,16 @@ def main(argv=None):
                         help="also time the training step's pieces (forward, backward, XLA)")
     parser.add_argument("--control", action="store_true",
                         help="torch against torch: the ratios are the noise band")
-    parser.add_argument("--int8", nargs="+", metavar="MODEL",
-                        help="instead: int8 against float32 LiteRT for these registered models")
+    parser.add_argument("--int8", nargs="+", metavar="MODEL[:VARIANT]",
+                        help="instead: int8 against float32 LiteRT for these registered models "
+                             "(googlenet:torchvision: that layout)")
     parser.add_argument("--held-out", type=int, default=200,
                         help="held-out images for the int8 agreement")
     parser.add_argument("--int8-train-steps", type=int, default=300,
                         help="MNIST training steps before the int8 comparison (0: random)")
-    parser.add_argument("--int8-train-size", type=int, default=96,
-                        help="input size of that training (the model's minimum at least)")
+    parser.add_argument("--int8-size", type=int, default=None,
+                        help="input size of that training, the checks and the latency "
+                             "(default: the model's default size)")
     parser.add_argument("--threads", type=int, default=CORES,
                         help="threads of every runtime (default: the cores)")
     parser.add_argument("--gpu", action="store_true",
@@ -396,7 +397,8 @@ def main(argv=None):
                   f"{row['int8_bytes'] / 2**20:.1f} MB (x{row['size_ratio']:.3f})  top-1 "
                   f"agreement {row['int8_top1_agreement']:.1%} of {row['held_out']}, "
                   f"accuracy {row['float32_accuracy']:.1%} -> {row['int8_accuracy']:.1%} "
-                  f"(Keras {row['keras_accuracy']:.1%}, {row['train_steps']} steps)  XNNPACK "
+                  f"(Keras {row['keras_accuracy']:.1%}, {row['train_steps']} steps at "
+                  f"{row['size']} px)  XNNPACK "
                   f"b1 {row['float32_ms']:.1f} -> {row['int8_ms']:.1f} ms "
                   f"(x{row['latency_ratio']:.2f} [{row['low']:.2f}, {row['high']:.2f}])",
                   flush=True)
