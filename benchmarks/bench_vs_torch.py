@@ -295,11 +295,11 @@ def mnist_trained(info, shape, steps, variant=None):
 def int8_against_float32(name, args, scratch):
     """Size, top-1 agreement and accuracy on held-out images, and XNNPACK latency, of int8
     against float32."""
-    info = registry.model_info(name.partition(":")[0])
+    name, _, variant = name.partition(":")
+    info = registry.model_info(name)
     keras.backend.clear_session()
     size = max(args.int8_size or info.default_size, info.min_size)
     shape = (size, size, info.channels)
-    name, _, variant = name.partition(":")
     model = mnist_trained(info, shape, args.int8_train_steps, variant or None)
 
     def images(split, count, labels=False):

@@ -1,12 +1,11 @@
 """ONNX: Keras' own exporter (tf2onnx on TensorFlow), and running the file with ONNX Runtime.
 
 Keras on TensorFlow compiles grouped convolutions with XLA (TensorFlow has no grouped CPU
-kernel), and tf2onnx cannot look inside an XLA-compiled function: Keras' exporter then writes a
-file that ONNX Runtime refuses. For those models the frozen graph is converted again with the
-XLA marks removed, so that TensorFlow's graph optimizer inlines the convolutions and tf2onnx
-turns them into ONNX grouped ``Conv`` nodes; a model with a grouped ``Conv2D`` goes that way
-directly, converted once. Needs the ``onnx`` extra (onnx, onnxruntime,
-tf2onnx).
+kernel), and tf2onnx cannot look inside an XLA-compiled function: Keras' exporter would write a
+file that ONNX Runtime refuses. A model with a grouped ``Conv2D`` (or whose file from Keras'
+exporter has such leftovers) is therefore converted from its frozen graph with the XLA marks
+removed, so that TensorFlow's graph optimizer inlines the convolutions and tf2onnx turns them
+into ONNX grouped ``Conv`` nodes. Needs the ``onnx`` extra (onnx, onnxruntime, tf2onnx).
 """
 
 import contextlib

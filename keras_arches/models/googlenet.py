@@ -6,13 +6,8 @@ import keras
 from keras import layers
 
 from keras_arches.contract import Contract, check_rate, check_width, scale_width
-from keras_arches.layers import (
-    AuxiliaryClassifier,
-    CeilPooling2D,
-    FusedBatchNormalization,
-    LocalResponseNormalization,
-)
-from keras_arches.models.common import check_bool, data_format_for
+from keras_arches.layers import AuxiliaryClassifier, CeilPooling2D, LocalResponseNormalization
+from keras_arches.models.common import bn_act, check_bool, data_format_for
 from keras_arches.registry import (
     INCEPTION_MEAN,
     INCEPTION_STD,
@@ -82,7 +77,7 @@ def _torchvision_unit(x, filters, kernel, name, strides=1, data_format=None):
     axis = 1 if data_format == "channels_first" else -1
     x = layers.Conv2D(filters, kernel, strides=strides, padding="same" if strides == 1 else
                       "valid", use_bias=False, data_format=data_format, name=name)(x)
-    x = FusedBatchNormalization(axis=axis, epsilon=1e-3, name=f"{name}_bn")(x)
+    x = bn_act(x, name, axis=axis, epsilon=1e-3, scale=True, activation=None)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 

@@ -12,8 +12,7 @@ batch norms use PyTorch's epsilon 1e-5.
 from keras import layers
 
 from keras_arches.contract import Contract
-from keras_arches.layers import FusedBatchNormalization
-from keras_arches.models.common import TORCH_BN_EPSILON, conv_bn, keras_weights
+from keras_arches.models.common import TORCH_BN_EPSILON, bn_act, conv_bn, keras_weights
 from keras_arches.registry import INCEPTION_MEAN, INCEPTION_STD, register, timm_checkpoint
 
 _PAPER = (
@@ -28,7 +27,7 @@ KERAS_BN_EPSILON = 1e-3  # keras.applications' Xception batch norms
 def sep_bn(x, filters, name, *, axis, epsilon=KERAS_BN_EPSILON):
     """3x3 'same' separable conv (no bias) -> batch norm: layers ``{name}``, ``{name}_bn``."""
     x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False, name=name)(x)
-    return FusedBatchNormalization(axis=axis, epsilon=epsilon, name=f"{name}_bn")(x)
+    return bn_act(x, name, axis=axis, epsilon=epsilon, scale=True, activation=None)
 
 
 def strided_max_pool(x, name, symmetric):
