@@ -18,6 +18,21 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+# CI sets this: a parity or keras-hub test whose reference package fails to import is then an
+# error, not a skip, so that those tests cannot vanish silently from a green run.
+REQUIRE_REFERENCES = os.environ.get("KERAS_ARCHES_REQUIRE_REFERENCES") == "1"
+
+
+def parity_import(name):
+    """``import name`` for a test's reference package (torch, torchvision, timm, pytorchcv,
+    keras-hub): a skip where the extra is not installed, an error under
+    ``KERAS_ARCHES_REQUIRE_REFERENCES=1`` (CI)."""
+    if REQUIRE_REFERENCES:
+        import importlib
+
+        return importlib.import_module(name)
+    return pytest.importorskip(name, reason=f"needs {name} (the parity extra)")
+
 
 @pytest.fixture(autouse=True)
 def clean_keras_state():
