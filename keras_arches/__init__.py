@@ -6,6 +6,7 @@ Every builder has the signature of ``keras.applications``; see
 
 __version__ = "0.1.0"
 
+import keras_arches._import_order  # noqa: F401  (first: Triton before TensorFlow)
 from keras_arches import (  # noqa: F401  (recipes registers schedules)
     _cli_startup,  # first, before TensorFlow loads: the keras-arches command's quiet start-up
     data,
@@ -15,7 +16,7 @@ from keras_arches import (  # noqa: F401  (recipes registers schedules)
 )
 from keras_arches.analysis import profile
 from keras_arches.contract import strip_auxiliary
-from keras_arches.data import decode_predictions, preprocess_input
+from keras_arches.data import decode_predictions, load_images, preprocess_input
 from keras_arches.ensemble import ensemble
 from keras_arches.exporting import export, export_all
 from keras_arches.models import *  # noqa: F401,F403  (registers the builders)
@@ -25,6 +26,6 @@ from keras_arches.training import train
 
 __all__ = [
     "ArchModel", "data", "decode_predictions", "ensemble", "export", "export_all", "get_model",
-    "layers", "list_models", "model_info", "preprocess_input", "profile", "recipes",
+    "layers", "list_models", "load_images", "model_info", "preprocess_input", "profile", "recipes",
     "strip_auxiliary", "train", "training", *_model_names,
 ]

@@ -77,6 +77,9 @@ def _add_predict_arguments(parser):
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG...)")
     parser.add_argument("--weights", help="a checkpoint tag or a weights file (default imagenet)")
     parser.add_argument("--top", type=_positive_int, default=5, help="classes to show (default 5)")
+    parser.add_argument("--test-size", action="store_true",
+                        help="at the checkpoint's test-time input size and crop (timm's "
+                        "test_input_size and test_crop_pct), where it has them")
 
 
 def _run_predict(args):
@@ -86,7 +89,11 @@ def _run_predict(args):
     from keras_arches import data, registry
 
     name, weights = _model_and_weights(args)
-    model = registry.get_model(name, weights=weights)
+    kwargs = {}
+    if args.test_size:
+        size = _test_size(name, weights)
+        kwargs["input_shape"] = (size, size, registry.model_info(name).channels)
+    model = registry.get_model(name, weights=weights, **kwargs)
     x = data.preprocess_input(data.load_images(args.images, model), model)
     probabilities = keras.ops.convert_to_numpy(model.predict(x, verbose=0))
     classes = probabilities.shape[-1]
@@ -105,33 +112,56 @@ def _run_predict(args):
             print(f"  {rank}. {label:30s} {probability:7.2%}  ({class_id})")
 
 
+def _test_size(name, weights):
+    """The test-time input size of the checkpoint ``weights`` of ``name`` (``--test-size``)."""
+    from keras_arches import registry
+
+    card = registry.model_info(name)
+    checkpoint = card.checkpoint_for(weights) if weights in card.all_tags else None
+    sized = [c for c in card.checkpoints if c.test_input_size]
+    if checkpoint is None or not checkpoint.test_input_size:
+        raise ValueError(
+            f"--test-size needs a checkpoint with a test-time size; {name} {weights!r} has none. "
+            "Checkpoints with one: "
+            + (", ".join(f"{name}.{c.tag} ({c.test_input_size} px)" for c in sized) or "none")
+            + "."
+        )
+    if card.for_variant(checkpoint.variant).fixed_size_top:
+        raise ValueError(f"{name}'s top takes one input size only; --test-size cannot apply.")
+    return checkpoint.test_input_size
+
+
 def _add_convert_arguments(parser):
     parser.add_argument("model", help="a registered model, or MODEL.TAG for a variant's layout")
-    parser.add_argument("state_dict", help="a .safetensors/.pth/.bin/.pth.zip state dict of the "
-                        "model's reference implementation (see `keras-arches list`)")
+    parser.add_argument("state_dict", help="a state dict of the model's reference implementation "
+                        "(safetensors or torch.save, any name: .pth, .bin, .th, .pth.zip)")
     parser.add_argument("-o", "--output", required=True, help="the Keras FILE.weights.h5")
-    parser.add_argument("--classes", type=_positive_int, default=None,
-                        help="classes of the state dict's classifier (default: the builder's)")
     parser.add_argument("--variant", help="the builder's layout (default: the card's)")
 
 
 def _run_convert(args):
     """Convert a torch state dict into a Keras .weights.h5 file for a builder."""
-    from keras_arches import registry
+    import shutil
+
+    import h5py
+
+    from keras_arches import loading, registry
 
     if not args.output.endswith(".weights.h5"):
         raise ValueError(f"-o must end in .weights.h5. Received: {args.output!r}")
     if not os.path.isfile(args.state_dict):
         raise ValueError(f"No state dict file {args.state_dict!r}.")
-    name = args.model.partition(".")[0]
     card = registry.model_info(args.model)  # MODEL.TAG: the card of the tag's layout
-    kwargs = {} if args.classes is None else {"classes": args.classes}
     variant = args.variant or card.variant
-    if variant:
-        kwargs[card.variant_argument] = variant
-    model = registry.get_model(name, weights=args.state_dict, **kwargs)
-    model.save_weights(args.output)
-    print(f"{args.output}: {model.count_params():,d} parameters of {model.name}, "
+    variant, converted = loading.convert_file(
+        registry.model_info(card.name), args.state_dict, None if variant is None else [variant])
+    shutil.copyfile(converted, args.output)
+    sizes = []
+    with h5py.File(args.output, "r") as handle:
+        handle.visititems(lambda _, item: sizes.append(item.size)
+                          if isinstance(item, h5py.Dataset) else None)
+    layout = f" ({card.variant_argument}={variant})" if variant else ""
+    print(f"{args.output}: {sum(sizes):,d} parameters of {card.name}{layout}, "
           f"from {args.state_dict}")
 
 
@@ -316,9 +346,16 @@ def build_parser():
 
 
 def main(argv=None):
+    """Runs the command; a bad input is one message on stderr and exit code 2, a failed
+    download (:class:`keras_arches.loading.DownloadError`) one message and exit code 1."""
+    from keras_arches.loading import DownloadError
+
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
+    except DownloadError as error:
+        print(f"keras-arches {args.command}: error: {error}", file=sys.stderr)
+        return 1
     except ValueError as error:
         print(f"keras-arches {args.command}: error: {error}", file=sys.stderr)
         return 2

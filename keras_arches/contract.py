@@ -14,12 +14,10 @@ import os
 import keras
 from keras import layers
 
-from keras_arches import registry
+from keras_arches import loading, registry
 from keras_arches.layers.stochastic_depth import check_rate  # noqa: F401  (builders use it)
-from keras_arches.weights import load_weights
 
 POOLING_MODES = (None, "avg", "max")
-STATE_DICT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin", ".pth.zip")
 
 
 def channel_axis():
@@ -160,7 +158,6 @@ class Contract:
     def _check_weights(self):
         weights, info = self.weights, self.info
         self.checkpoint = None  # a published checkpoint: keras' file (tag) or a Checkpoint
-        self.new_head = False
         if weights is None:
             return
         if not isinstance(weights, (str, os.PathLike)):
@@ -172,8 +169,8 @@ class Contract:
             self.checkpoint = weights
             classes = info.checkpoint_for(weights).classes if weights not in info.weights else 1000
             # Another class count is transfer learning: everything loads but the classifier.
-            self.new_head = self.include_top and self.classes != classes
-            if (self.include_top and not self.new_head
+            new_head = self.include_top and self.classes != classes
+            if (self.include_top and not new_head
                     and self.classifier_activation not in (None, "softmax")):
                 raise ValueError(
                     f"With `weights={weights!r}` and `include_top=True`, "
@@ -305,76 +302,16 @@ class Contract:
         )(x)
 
     def model(self, outputs):
-        """The functional model, with the requested weights loaded."""
+        """The functional model, with the requested weights loaded (:mod:`keras_arches.loading`:
+        one loader for a tag and a file)."""
         model = registry.ArchModel(
             self.inputs, outputs, name=self.name,
             arch=self.info.name if registry.is_registered(self.info) else None,
             checkpoint=self.checkpoint, variant=self.info.variant,
         )
-        if self.checkpoint is not None:
-            self._load_checkpoint(model)
-        elif self.weights is not None:
-            load_weights_file(model, self.weights, self.info, include_top=self.include_top)
+        if self.weights is not None:
+            loading.load(model, self.info, self.weights, include_top=self.include_top)
         return model
-
-    def _load_checkpoint(self, model):
-        from keras_arches import hub
-
-        info, tag = self.info, self.checkpoint
-        if tag in info.weights:  # keras' own files, with and without the top
-            files = info.weights[tag]
-            url, file_hash = (
-                (files.url, files.file_hash) if self.include_top
-                else (files.notop_url, files.notop_hash)
-            )
-            path = keras.utils.get_file(
-                os.path.basename(url), url, cache_subdir="models", file_hash=file_hash
-            )
-        else:
-            path = hub.converted_file(info, info.checkpoint_for(tag))
-        load_weights(
-            model, path, skip=info.classifier if self.new_head else (),
-            adapt_input=_input_conv(model) if self.input_shape_channels != 3 else None,
-        )
-
-    @property
-    def input_shape_channels(self):
-        return _spatial_and_channels(self.input_shape)[1]
-
-
-def _input_conv(model):
-    """The name of the first convolution: the layer whose kernel sees the input channels."""
-    for layer in model.layers:
-        if layer.weights and len(layer.weights[0].shape) == 4:
-            return layer.name
-    raise ValueError(f"Model {model.name!r} has no convolution whose input could be adapted.")
-
-
-def load_weights_file(model, path, info, include_top=True):
-    """A weights file at ``path``: a Keras file, or a state dict of the card's reference model.
-
-    ``.safetensors``, ``.pth``, ``.pt``, ``.bin`` and ``.pth.zip`` files are torch state dicts
-    in the layout of the card's reference implementation (``info.layout``); the converter
-    fills every weight and uses every tensor (the classifier may be missing only without the
-    top). Anything else is read as a Keras weights file by layer name.
-    """
-    path = os.fspath(path)
-    if path.endswith(STATE_DICT_SUFFIXES):
-        from keras_arches.pretrained import load_state_dict, read_state_dict
-
-        if info.layout is None:
-            variants = [v for v in info.variants if info.for_variant(v).layout]
-            raise ValueError(
-                f"{info.name} has no reference layout to read the state dict {path!r} with"
-                + (f" (its {info.variant_argument}={variants[0]!r} has one: pass it)"
-                   if variants else "")
-                + "; models with one: "
-                f"{', '.join(c.name for c in registry.cards() if c.layout) or 'none'}."
-            )
-        load_state_dict(model, read_state_dict(path), info.layout,
-                        drop_classifier=not include_top)
-    else:
-        load_weights(model, path)
 
 
 def strip_auxiliary(model):

@@ -19,6 +19,7 @@ import warnings
 import keras
 import numpy as np
 import tensorflow as tf
+from PIL import Image
 
 from keras_arches.registry import (
     IMAGENET_MEAN,
@@ -297,39 +298,134 @@ def decode_predictions(preds, top=5):
     return [[(*classes[i], float(row[i])) for i in order] for row, order in zip(preds, best)]
 
 
-def load_images(paths, model):
-    """Image files as a batch in [0, 255], sized for ``model`` as its checkpoint was evaluated.
+_RESAMPLING = {
+    "nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC, "lanczos": Image.Resampling.LANCZOS,
+    "box": Image.Resampling.BOX, "hamming": Image.Resampling.HAMMING,
+}
 
-    The eval transform of timm and torchvision: resize the shorter side to
-    ``size / crop_pct`` with the checkpoint's interpolation, then take the central
-    ``size`` x ``size`` crop (``size``: the model's input). Without a checkpoint, crop fraction
-    0.875 and bilinear. Apply :func:`preprocess_input` afterwards. ``model`` is a model a
-    builder made.
+
+@dataclasses.dataclass(frozen=True)
+class EvalTransform:
+    """How :func:`load_images` sizes an image for a model: the output ``size`` (height,
+    width); ``resize``, the shorter side before a centre crop (None: resize straight to
+    ``size``, no crop; a ``(height, width)`` pair: timm's resize of both sides); and the Pillow
+    ``interpolation``."""
+
+    size: tuple
+    resize: object
+    interpolation: str
+
+
+def _input_size(model):
+    """(height, width) of a model's input, or (None, None) for a registry name."""
+    if not isinstance(model, keras.Model):
+        return (None, None)
+    shape = model.input_shape
+    return tuple(shape[1:3] if keras.config.image_data_format() == "channels_last" else shape[2:])
+
+
+def _input_channels(model):
+    if not isinstance(model, keras.Model):
+        return model_info(model).channels
+    return model.input_shape[-1 if keras.config.image_data_format() == "channels_last" else 1]
+
+
+def eval_transform(model, crop_pct=None):
+    """The :class:`EvalTransform` of ``model``: a model a builder made, or a registry name such
+    as ``"resnet18.a1_in1k"`` (then at the checkpoint's input size).
+
+    With a checkpoint record, the source's own eval transform: torchvision's ``resize_size``,
+    else timm's ``floor(size / crop_pct)`` (its ``test_crop_pct`` when the model is built at the
+    checkpoint's ``test_input_size``), then the centre crop, with the checkpoint's
+    interpolation. Without one, the image is resized to the input, not cropped, unless
+    ``crop_pct`` asks for timm's crop (which also overrides a checkpoint's).
     """
     info = model_info(model)
     checkpoint = info.checkpoint_for(info.checkpoint) if info.checkpoint else None
-    crop_pct = checkpoint.crop_pct if checkpoint else CROP_FRACTION
-    method = checkpoint.interpolation if checkpoint else "bilinear"
-    shape = model.input_shape[1:]
-    size, channels = shape[:2], shape[-1]
+    size = _input_size(model)
     if None in size:
-        size = (info.default_size, info.default_size)
-    images = []
-    for path in paths:
-        try:
-            image = tf.io.decode_image(tf.io.read_file(str(path)), expand_animations=False)
-        except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as error:
-            raise ValueError(f"Cannot read {path!r} as an image: {error.message}") from None
-        image = _to_channels(tf.cast(image, "float32"), channels)
-        height, width = image.shape[:2]
-        # torchvision's Resize(int): the shorter side to `short`, the other in proportion.
-        short = math.floor(max(size) / crop_pct)
-        resized = [max(s, int(short * d / min(height, width)))
-                   for s, d in zip(size, (height, width))]
-        image = tf.image.resize(image, resized, method=method, antialias=True)
-        top, left = ((r - s) // 2 for r, s in zip(resized, size))
-        images.append(image[top:top + size[0], left:left + size[1]])
-    return np.stack([np.clip(image.numpy(), 0, 255) for image in images])
+        size = (checkpoint.input_size,) * 2 if checkpoint else (info.default_size,) * 2
+    if crop_pct is not None and not (isinstance(crop_pct, (int, float)) and 0 < crop_pct <= 1):
+        raise ValueError(f"`crop_pct` must be a number in (0, 1]. Received: crop_pct={crop_pct!r}")
+    interpolation = checkpoint.interpolation if checkpoint else "bilinear"
+    if crop_pct is None and checkpoint is None:
+        return EvalTransform(size, None, interpolation)
+    if crop_pct is None:
+        crop_pct = checkpoint.crop_pct
+        if checkpoint.test_input_size == max(size) and checkpoint.test_crop_pct:
+            crop_pct = checkpoint.test_crop_pct
+        elif checkpoint.resize_size and checkpoint.input_size == max(size):
+            return EvalTransform(size, checkpoint.resize_size, interpolation)
+    if size[0] == size[1]:
+        return EvalTransform(size, math.floor(size[0] / crop_pct), interpolation)
+    return EvalTransform(size, tuple(math.floor(s / crop_pct) for s in size), interpolation)
+
+
+def load_images(paths, model, *, crop_pct=None):
+    """Image files as a batch in [0, 255] (float32, channels last), sized for ``model`` as its
+    checkpoint's source evaluates it; apply :func:`preprocess_input` afterwards.
+
+    The source's own eval transform, done by Pillow as torchvision's and timm's are
+    (:func:`eval_transform`): Pillow's JPEG decoder (libjpeg's accurate integer DCT, as in
+    PIL-based torchvision and timm pipelines), torchvision's ``Resize(int)`` output sizes (the
+    shorter side to ``resize``, the longer ``int(resize * long / short)``), Pillow's resampling
+    in the checkpoint's interpolation, and torchvision's ``CenterCrop`` (offsets rounded, zero
+    padding where the image is smaller). An image already at the model's input size is used
+    as it is. ``model`` is a model a builder made or a registry name (``"arch.tag"``);
+    ``crop_pct`` overrides the crop fraction.
+    """
+    transform = eval_transform(model, crop_pct)
+    channels = _input_channels(model)
+    if channels not in (1, 3):
+        raise ValueError(f"Images load as 1 or 3 channels; the model takes {channels}.")
+    return np.stack([_load_image(path, transform, "L" if channels == 1 else "RGB")
+                     for path in paths])
+
+
+def _load_image(path, transform, mode):
+    try:
+        with Image.open(path) as opened:
+            image = opened.convert(mode)
+    except (OSError, ValueError) as error:  # missing, unreadable or not an image
+        raise ValueError(f"Cannot read {os.fspath(path)!r} as an image: {error}") from None
+    height, width = transform.size
+    resample = _RESAMPLING[transform.interpolation]
+    if image.size != (width, height):
+        if transform.resize is None:
+            image = image.resize((width, height), resample)
+        else:
+            image = _center_crop(_resize(image, transform.resize, resample), height, width)
+    array = np.asarray(image, dtype="float32")
+    return array[..., None] if array.ndim == 2 else array
+
+
+def _resize(image, resize, resample):
+    """torchvision 0.29's ``F.resize`` of a PIL image to ``resize`` (an int: the shorter side)."""
+    width, height = image.size
+    if isinstance(resize, tuple):
+        target = resize
+    else:
+        short, long = sorted((height, width))
+        new_short, new_long = resize, int(resize * long / short)
+        target = (new_short, new_long) if height <= width else (new_long, new_short)
+    if target == (height, width):
+        return image
+    return image.resize((target[1], target[0]), resample)
+
+
+def _center_crop(image, height, width):
+    """torchvision 0.29's ``F.center_crop`` of a PIL image (zero padding, rounded offsets)."""
+    image_width, image_height = image.size
+    if width > image_width or height > image_height:
+        left, top = max(width - image_width, 0) // 2, max(height - image_height, 0) // 2
+        padded = Image.new(image.mode, (max(width, image_width), max(height, image_height)))
+        padded.paste(image, (left, top))
+        image = padded
+        image_width, image_height = image.size
+    top = int(round((image_height - height) / 2.0))
+    left = int(round((image_width - width) / 2.0))
+    return image.crop((left, top, left + width, top + height))
 
 
 def _to_channels(image, channels):

@@ -10,6 +10,7 @@ Nothing else in the package keeps a table keyed by model name.
 import dataclasses
 import functools
 import inspect
+import os
 from typing import Callable, Mapping, Optional, Tuple
 
 import keras
@@ -52,6 +53,11 @@ class Checkpoint:
     (:data:`keras_arches.pretrained.LAYOUTS`). ``top1`` is the source's own published top-1 on
     ``dataset``, never a figure measured here. ``variant`` is the builder's ``variant=`` whose
     layout the checkpoint is in (None: the card's default layout).
+
+    The eval transform (:func:`keras_arches.data.load_images`) is the source's: the shorter side
+    resized to ``resize_size`` (torchvision's ``resize_size``; None: timm's
+    ``floor(input_size / crop_pct)``) with ``interpolation``, then the central ``input_size``
+    crop. ``test_input_size`` and ``test_crop_pct`` are timm's larger test-time resolution.
     """
 
     tag: str
@@ -69,26 +75,35 @@ class Checkpoint:
     mean: Tuple[float, ...] = IMAGENET_MEAN
     std: Tuple[float, ...] = IMAGENET_STD
     variant: Optional[str] = None
+    resize_size: Optional[int] = None
+    test_input_size: Optional[int] = None
+    test_crop_pct: Optional[float] = None
 
 
-def torchvision_checkpoint(tag, file_name, layout, top1, *, resize=256, variant=None):
-    """A torchvision 0.29 ``IMAGENET1K_V*`` weights file: resize ``resize``, centre crop 224,
-    bilinear, ImageNet mean/std, BSD-3-Clause; the file name ends in its SHA-256 prefix."""
+def torchvision_checkpoint(tag, file_name, layout, top1, *, resize=256, crop=224, variant=None):
+    """A torchvision 0.29 ``IMAGENET1K_V*`` weights file: resize ``resize``, centre crop
+    ``crop``, bilinear, ImageNet mean/std, BSD-3-Clause; the file name ends in its SHA-256
+    prefix."""
     digest = file_name.rsplit("-", 1)[1].split(".")[0]
     return Checkpoint(
         tag, _TORCHVISION + file_name, layout, "torchvision 0.29", "bsd-3-clause", top1,
-        file_hash=f"sha256:{digest}", crop_pct=round(224 / resize, 4), variant=variant,
+        file_hash=f"sha256:{digest}", input_size=crop, crop_pct=round(crop / resize, 4),
+        resize_size=resize, variant=variant,
     )
 
 
 def timm_checkpoint(name, layout, top1, licence, *, url=None, input_size=224, crop_pct=0.875,
-                    interpolation="bicubic", mean=IMAGENET_MEAN, std=IMAGENET_STD, variant=None):
+                    interpolation="bicubic", mean=IMAGENET_MEAN, std=IMAGENET_STD, variant=None,
+                    test=None):
     """A timm 1.0 ``pretrained_cfg`` (``name`` is ``arch.tag``): by default the Hugging Face
-    ``model.safetensors`` of ``timm/<name>``, which publishes no hash."""
+    ``model.safetensors`` of ``timm/<name>``, which publishes no hash. ``test`` is its
+    ``(test_input_size, test_crop_pct)`` where it has them."""
+    test_input_size, test_crop_pct = test or (None, None)
     return Checkpoint(
         name.split(".", 1)[1], url or _HF.format(name), layout, f"timm 1.0 {name}", licence,
         top1, input_size=input_size, crop_pct=crop_pct, interpolation=interpolation,
-        mean=mean, std=std, variant=variant,
+        mean=mean, std=std, variant=variant, test_input_size=test_input_size,
+        test_crop_pct=test_crop_pct,
     )
 
 
@@ -213,10 +228,15 @@ class ModelInfo:
         """The card a build with ``weights=`` and ``variant=`` uses.
 
         The rule: a checkpoint chooses its layout. ``variant=None`` takes the layout of the
-        checkpoint named by ``weights`` (the default layout for None, a path or a default-layout
-        tag); an explicit ``variant`` must agree with the checkpoint, else ``ValueError``.
+        checkpoint named by ``weights`` (the default layout for None or a default-layout tag); for
+        a local state dict file, the layout its keys fit (a Keras file: the default layout). An
+        explicit ``variant`` must agree with a tag's checkpoint, else ``ValueError``.
         """
         tag_variant = None
+        if variant is None and _is_file(weights) and weights not in self.all_tags:
+            from keras_arches import loading
+
+            return self.for_variant(loading.variant_of_file(self, weights))
         if isinstance(weights, str) and weights != "imagenet":
             checkpoint = self.checkpoint_for(weights)
             tag_variant = checkpoint.variant if checkpoint is not None else None
@@ -227,6 +247,10 @@ class ModelInfo:
                     f"variant={tag_variant!r} or leave `variant` unset."
                 )
         return self.for_variant(variant if variant is not None else tag_variant)
+
+
+def _is_file(weights):
+    return isinstance(weights, (str, os.PathLike)) and os.path.isfile(weights)
 
 
 @keras.saving.register_keras_serializable(package="keras_arches")

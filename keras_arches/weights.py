@@ -14,6 +14,7 @@ the model's input channels as timm 1.0 does (``_manipulate.adapt_input_conv``): 
 RGB for one channel, repeated and scaled by 3/C for C channels.
 """
 
+import contextlib
 import os
 import tempfile
 import zipfile
@@ -51,6 +52,41 @@ def load_weights(model, path, skip=(), adapt_input=None):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ValueError(f"Weights file {path!r} does not exist.")
+    with _opened(path) as (handle, group, path, tmp):
+        if "layer_names" in group.attrs:
+            _load_legacy(model, group, path, set(skip), adapt_input)
+        elif "layers" in handle:
+            _load_keras3(model, handle, path, tmp, set(skip), adapt_input)
+        else:
+            raise ValueError(
+                f"{path!r} is an HDF5 file but holds no Keras weights (neither "
+                "a `layer_names` attribute nor a `layers` group)."
+            )
+
+
+def layer_units(path, names):
+    """``{name: units}`` for the layers of ``names`` found in the Keras weights file at
+    ``path``: the last dimension of each one's first weight (a classifier's classes)."""
+    found = {}
+    with _opened(os.fspath(path)) as (handle, group, _, _):
+        if "layer_names" in group.attrs:
+            for name in names:
+                weight_names = _decode(group[name].attrs.get("weight_names", [])) if (
+                    name in group) else []
+                if weight_names:
+                    found[name] = int(group[name][weight_names[0]].shape[-1])
+        elif "layers" in handle:
+            groups = _layer_groups(handle)
+            for name in names:
+                if name in groups and "0" in groups[name]["vars"]:
+                    found[name] = int(groups[name]["vars"]["0"].shape[-1])
+    return found
+
+
+@contextlib.contextmanager
+def _opened(path):
+    """``(HDF5 handle, its weights group, the HDF5 path, a scratch folder)`` of a Keras weights
+    file or ``.keras`` archive; an unreadable file is a ``ValueError``."""
     with tempfile.TemporaryDirectory() as tmp:
         if zipfile.is_zipfile(path):
             path = _weights_from_archive(path, tmp)
@@ -62,16 +98,8 @@ def load_weights(model, path, skip=(), adapt_input=None):
                 f"or a `.keras` archive): {error}"
             ) from None
         with handle:
-            group = handle["model_weights"] if "model_weights" in handle else handle
-            if "layer_names" in group.attrs:
-                _load_legacy(model, group, path, set(skip), adapt_input)
-            elif "layers" in handle:
-                _load_keras3(model, handle, path, tmp, set(skip), adapt_input)
-            else:
-                raise ValueError(
-                    f"{path!r} is an HDF5 file but holds no Keras weights (neither "
-                    "a `layer_names` attribute nor a `layers` group)."
-                )
+            yield handle, handle["model_weights"] if "model_weights" in handle else handle, \
+                path, tmp
 
 
 def _weights_from_archive(path, tmp):

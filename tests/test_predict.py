@@ -78,7 +78,8 @@ def test_torchvision_checkpoints_match_torchvision_s_own_catalog():
             assert checkpoint.top1 == value.meta["_metrics"]["ImageNet-1K"]["acc@1"]
             crop, resize = (value.transforms.keywords.get(k, d)
                             for k, d in (("crop_size", 224), ("resize_size", 256)))
-            assert (checkpoint.input_size, checkpoint.crop_pct) == (crop, round(crop / resize, 4))
+            assert (checkpoint.input_size, checkpoint.resize_size) == (crop, resize)
+            assert checkpoint.interpolation == "bilinear"
             seen += 1
     assert seen >= 19  # every torchvision checkpoint on the cards (19 before the variants)
 
@@ -195,6 +196,10 @@ def test_timm_checkpoints_match_timm_s_pretrained_cfgs():
                 else cfg["url"]), name
             assert (checkpoint.input_size, checkpoint.crop_pct, checkpoint.interpolation) == (
                 cfg["input_size"][-1], cfg["crop_pct"], cfg["interpolation"]), name
+            test_size = cfg.get("test_input_size")
+            assert (checkpoint.test_input_size, checkpoint.test_crop_pct) == (
+                test_size and test_size[-1], test_size and cfg.get("test_crop_pct")), name
+            assert checkpoint.resize_size is None, name  # timm: floor(input_size / crop_pct)
             np.testing.assert_allclose(checkpoint.mean + checkpoint.std,
                                        tuple(cfg["mean"]) + tuple(cfg["std"]), err_msg=name)
             assert checkpoint.classes == cfg["num_classes"], name

@@ -99,7 +99,9 @@ def _keras_twin(depth, *checkpoints):
 
 @_keras_twin(
     121,
-    timm_checkpoint("densenet121.ra_in1k", "torchvision.densenet", 75.574, "apache-2.0"),
+    timm_checkpoint(
+        "densenet121.ra_in1k", "torchvision.densenet", 75.574, "apache-2.0", test=(288, 0.95),
+    ),
     torchvision_checkpoint("tv_in1k", "densenet121-a639ec97.pth", "torchvision.densenet", 74.434),
 )
 def DenseNet121(

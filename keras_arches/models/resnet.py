@@ -491,7 +491,9 @@ def _timm_checkpoints(name, rows):
     )
 
 
-_RSB = dict(crop_pct=0.95)  # timm's "ResNet strikes back" recipes (a1, a2, b1k, c1, d, ...)
+_RSB = dict(crop_pct=0.95, test=(288, 1.0))  # timm's "ResNet strikes back" (a1, a2, b1k, c1, ...)
+_RSB_A3 = dict(input_size=160, crop_pct=0.95, test=(224, 0.95))  # its 160px a3 recipe
+_RA = dict(test=(288, 0.95))  # timm's RandAugment recipes (ra, ram, bt, racm, ...)
 _FB = dict(interpolation="bilinear")
 _APACHE, _NC = "apache-2.0", "cc-by-nc-4.0"
 
@@ -499,28 +501,28 @@ _APACHE, _NC = "apache-2.0", "cc-by-nc-4.0"
 # "resnet50.bamboo" aside), all in torchvision's layout: variant="torchvision".
 _RESNET50_CHECKPOINTS = _timm_checkpoints("resnet50", (
     ("a1_in1k", 80.382, _APACHE, _RSB),
-    ("a1h_in1k", 79.264, _APACHE, dict(input_size=176, crop_pct=0.9)),
+    ("a1h_in1k", 79.264, _APACHE, dict(input_size=176, crop_pct=0.9, test=(224, 1.0))),
     ("a2_in1k", 79.828, _APACHE, _RSB),
-    ("a3_in1k", 75.994, _APACHE, dict(input_size=160, crop_pct=0.95)),
+    ("a3_in1k", 75.994, _APACHE, _RSB_A3),
     ("am_in1k", 79.004, _APACHE, {}),
     ("b1k_in1k", 79.564, _APACHE, _RSB),
     ("b2k_in1k", 79.388, _APACHE, _RSB),
-    ("bt_in1k", 78.444, _APACHE, {}),
+    ("bt_in1k", 78.444, _APACHE, _RA),
     ("c1_in1k", 79.766, _APACHE, _RSB),
     ("c2_in1k", 79.868, _APACHE, _RSB),
     ("d_in1k", 79.904, _APACHE, _RSB),
     ("fb_ssl_yfcc100m_ft_in1k", 79.252, _NC, _FB),
     ("fb_swsl_ig1b_ft_in1k", 81.146, _NC, _FB),
     ("gluon_in1k", 77.58, _APACHE, {}),
-    ("ra_in1k", 78.82, _APACHE, {}),
-    ("ram_in1k", 79.034, _APACHE, {}),
+    ("ra_in1k", 78.82, _APACHE, _RA),
+    ("ram_in1k", 79.034, _APACHE, _RA),
 )) + _tv_checkpoints("resnet50", "0676ba61", 76.13, "11ad3fa6", 80.858)
 
 _RESNET101_CHECKPOINTS = _timm_checkpoints("resnet101", (
     ("a1_in1k", 81.494, _APACHE, _RSB),
     ("a1h_in1k", 81.95, _APACHE, _RSB),
     ("a2_in1k", 81.344, _APACHE, _RSB),
-    ("a3_in1k", 77.928, _APACHE, dict(input_size=160, crop_pct=0.95)),
+    ("a3_in1k", 77.928, _APACHE, _RSB_A3),
     ("gluon_in1k", 79.306, _APACHE, {}),
 )) + _tv_checkpoints("resnet101", "63fe2227", 77.374, "cd907fc2", 81.886)
 
@@ -528,7 +530,7 @@ _RESNET152_CHECKPOINTS = _timm_checkpoints("resnet152", (
     ("a1_in1k", 81.998, _APACHE, _RSB),
     ("a1h_in1k", 82.818, _APACHE, _RSB),
     ("a2_in1k", 81.764, _APACHE, _RSB),
-    ("a3_in1k", 78.896, _APACHE, dict(input_size=160, crop_pct=0.95)),
+    ("a3_in1k", 78.896, _APACHE, _RSB_A3),
     ("gluon_in1k", 79.712, _APACHE, {}),
 )) + _tv_checkpoints("resnet152", "394f9c45", 78.312, "f82ba261", 82.284)
 
@@ -743,10 +745,10 @@ def ResNet152V2(
 
 
 _RESNET18_CHECKPOINTS = (
-    timm_checkpoint("resnet18.a1_in1k", "timm.resnet", 71.504, "apache-2.0", crop_pct=0.95),
-    timm_checkpoint("resnet18.a2_in1k", "timm.resnet", 70.634, "apache-2.0", crop_pct=0.95),
+    timm_checkpoint("resnet18.a1_in1k", "timm.resnet", 71.504, "apache-2.0", **_RSB),
+    timm_checkpoint("resnet18.a2_in1k", "timm.resnet", 70.634, "apache-2.0", **_RSB),
     timm_checkpoint(
-        "resnet18.a3_in1k", "timm.resnet", 65.67, "apache-2.0", input_size=160, crop_pct=0.95,
+        "resnet18.a3_in1k", "timm.resnet", 65.67, "apache-2.0", **_RSB_A3,
     ),
     timm_checkpoint(
         "resnet18.fb_ssl_yfcc100m_ft_in1k", "timm.resnet", 72.636, "cc-by-nc-4.0",
@@ -791,16 +793,16 @@ def ResNet18(
 
 
 _RESNET34_CHECKPOINTS = (
-    timm_checkpoint("resnet34.a1_in1k", "timm.resnet", 76.42, "apache-2.0", crop_pct=0.95),
-    timm_checkpoint("resnet34.a2_in1k", "timm.resnet", 75.52, "apache-2.0", crop_pct=0.95),
+    timm_checkpoint("resnet34.a1_in1k", "timm.resnet", 76.42, "apache-2.0", **_RSB),
+    timm_checkpoint("resnet34.a2_in1k", "timm.resnet", 75.52, "apache-2.0", **_RSB),
     timm_checkpoint(
-        "resnet34.a3_in1k", "timm.resnet", 70.58, "apache-2.0", input_size=160, crop_pct=0.95,
+        "resnet34.a3_in1k", "timm.resnet", 70.58, "apache-2.0", **_RSB_A3,
     ),
-    timm_checkpoint("resnet34.bt_in1k", "timm.resnet", 75.176, "apache-2.0"),
+    timm_checkpoint("resnet34.bt_in1k", "timm.resnet", 75.176, "apache-2.0", **_RA),
     timm_checkpoint("resnet34.gluon_in1k", "timm.resnet", 74.574, "apache-2.0"),
     timm_checkpoint(
         "resnet34.ra4_e3600_r224_in1k", "timm.resnet", 77.492, "apache-2.0", crop_pct=0.9,
-        mean=INCEPTION_MEAN, std=INCEPTION_STD,
+        mean=INCEPTION_MEAN, std=INCEPTION_STD, test=(288, 1.0),
     ),
     torchvision_checkpoint("tv_in1k", "resnet34-b627a593.pth", "torchvision.resnet", 73.314),
 )
@@ -835,12 +837,11 @@ def ResNet34(
 
 
 _RESNEXT50_32X4D_CHECKPOINTS = (
-    timm_checkpoint("resnext50_32x4d.a1_in1k", "timm.resnet", 80.526, "apache-2.0", crop_pct=0.95),
-    timm_checkpoint("resnext50_32x4d.a1h_in1k", "timm.resnet", 81.14, "apache-2.0", crop_pct=0.95),
-    timm_checkpoint("resnext50_32x4d.a2_in1k", "timm.resnet", 80.444, "apache-2.0", crop_pct=0.95),
+    timm_checkpoint("resnext50_32x4d.a1_in1k", "timm.resnet", 80.526, "apache-2.0", **_RSB),
+    timm_checkpoint("resnext50_32x4d.a1h_in1k", "timm.resnet", 81.14, "apache-2.0", **_RSB),
+    timm_checkpoint("resnext50_32x4d.a2_in1k", "timm.resnet", 80.444, "apache-2.0", **_RSB),
     timm_checkpoint(
-        "resnext50_32x4d.a3_in1k", "timm.resnet", 77.732, "apache-2.0", input_size=160,
-        crop_pct=0.95,
+        "resnext50_32x4d.a3_in1k", "timm.resnet", 77.732, "apache-2.0", **_RSB_A3,
     ),
     timm_checkpoint(
         "resnext50_32x4d.fb_ssl_yfcc100m_ft_in1k", "timm.resnet", 80.316, "cc-by-nc-4.0",
@@ -851,7 +852,7 @@ _RESNEXT50_32X4D_CHECKPOINTS = (
         interpolation="bilinear",
     ),
     timm_checkpoint("resnext50_32x4d.gluon_in1k", "timm.resnet", 79.354, "apache-2.0"),
-    timm_checkpoint("resnext50_32x4d.ra_in1k", "timm.resnet", 79.8, "apache-2.0"),
+    timm_checkpoint("resnext50_32x4d.ra_in1k", "timm.resnet", 79.8, "apache-2.0", **_RA),
     torchvision_checkpoint(
         "tv2_in1k", "resnext50_32x4d-1a0047aa.pth", "torchvision.resnet", 81.198, resize=232,
     ),
@@ -941,7 +942,7 @@ def ResNeXt101_32x8d(
 
 
 _RESNEXT101_64X4D_CHECKPOINTS = (
-    timm_checkpoint("resnext101_64x4d.c1_in1k", "timm.resnet", 82.446, "apache-2.0", crop_pct=0.95),
+    timm_checkpoint("resnext101_64x4d.c1_in1k", "timm.resnet", 82.446, "apache-2.0", **_RSB),
     timm_checkpoint("resnext101_64x4d.gluon_in1k", "timm.resnet", 80.64, "apache-2.0"),
     torchvision_checkpoint(
         "tv_in1k", "resnext101_64x4d-173b62eb.pth", "torchvision.resnet", 83.246, resize=232,
@@ -979,7 +980,7 @@ def ResNeXt101_64x4d(
 
 
 _WIDE_RESNET50_2_CHECKPOINTS = (
-    timm_checkpoint("wide_resnet50_2.racm_in1k", "timm.resnet", 81.466, "apache-2.0"),
+    timm_checkpoint("wide_resnet50_2.racm_in1k", "timm.resnet", 81.466, "apache-2.0", **_RA),
     torchvision_checkpoint(
         "tv2_in1k", "wide_resnet50_2-9ba9bcbe.pth", "torchvision.resnet", 81.602, resize=232,
     ),
@@ -1059,12 +1060,12 @@ def WideResNet101_2(
 
 
 _SERESNET50_CHECKPOINTS = (
-    timm_checkpoint("seresnet50.a1_in1k", "timm.resnet", 80.012, "apache-2.0", crop_pct=0.95),
-    timm_checkpoint("seresnet50.a2_in1k", "timm.resnet", 80.102, "apache-2.0", crop_pct=0.95),
+    timm_checkpoint("seresnet50.a1_in1k", "timm.resnet", 80.012, "apache-2.0", **_RSB),
+    timm_checkpoint("seresnet50.a2_in1k", "timm.resnet", 80.102, "apache-2.0", **_RSB),
     timm_checkpoint(
-        "seresnet50.a3_in1k", "timm.resnet", 75.104, "apache-2.0", input_size=160, crop_pct=0.95,
+        "seresnet50.a3_in1k", "timm.resnet", 75.104, "apache-2.0", **_RSB_A3,
     ),
-    timm_checkpoint("seresnet50.ra2_in1k", "timm.resnet", 80.26, "apache-2.0"),
+    timm_checkpoint("seresnet50.ra2_in1k", "timm.resnet", 80.26, "apache-2.0", **_RA),
 )
 
 
@@ -1099,7 +1100,7 @@ def SEResNet50(
 
 _SERESNEXT50_32X4D_CHECKPOINTS = (
     timm_checkpoint("seresnext50_32x4d.gluon_in1k", "timm.resnet", 79.916, "apache-2.0"),
-    timm_checkpoint("seresnext50_32x4d.racm_in1k", "timm.resnet", 81.268, "apache-2.0"),
+    timm_checkpoint("seresnext50_32x4d.racm_in1k", "timm.resnet", 81.268, "apache-2.0", **_RA),
 )
 
 
