@@ -148,9 +148,8 @@ def test_resnext_block_matches_bottleneck_cost(groups, lecture_width):
 
 @pytest.mark.parametrize("groups, lecture_width", [(4, 24), (32, 4)])
 def test_resnext_bottleneck_width_helper(groups, lecture_width):
-    resnet = pytest.importorskip("keras_arches.models.resnet")
-    if not hasattr(resnet, "resnext_bottleneck_width"):
-        pytest.skip("keras_arches.models.resnet has no resnext_bottleneck_width yet")
+    from keras_arches.models import resnet
+
     assert resnet.resnext_bottleneck_width(C, groups) == lecture_width
 
 

@@ -13,6 +13,7 @@ import itertools
 import keras
 import numpy as np
 import pytest
+from conftest import parity_import
 
 import keras_arches
 from keras_arches import data, exporting, training
@@ -380,9 +381,10 @@ def test_distribution_strategies_need_tensorflow(strategy, tmp_path):
 def test_converter_loads_a_torchvision_state_dict():
     """A torchvision ResNet-18 state dict (random weights and batch-norm statistics) loaded
     with the converter computes torchvision's logits, to 1e-4 of their scale."""
-    pretrained = pytest.importorskip("keras_arches.pretrained")
-    torch = pytest.importorskip("torch")
-    torchvision = pytest.importorskip("torchvision")
+    from keras_arches import pretrained
+
+    torch = parity_import("torch")
+    torchvision = parity_import("torchvision")
     generator = torch.Generator().manual_seed(0)
     reference = torchvision.models.resnet18(num_classes=3).eval()
     with torch.no_grad():

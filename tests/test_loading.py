@@ -246,7 +246,7 @@ def test_a_tag_in_another_layout_builds_and_converts_in_that_layout(tmp_path, mo
     tag chooses the builder's `shortcut="projection"`, for the model and for its conversion."""
     import zipfile
 
-    pytorchcv = pytest.importorskip("pytorchcv.model_provider")
+    pytorchcv = parity_import("pytorchcv.model_provider")
     torch.manual_seed(0)
     reference = pytorchcv.get_model("resnet110_cifar10", pretrained=False).eval()
     with torch.no_grad():
@@ -503,3 +503,26 @@ def test_torchvision_can_be_imported_after_the_package():
         capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, (run.returncode, run.stderr[-2000:])
     assert run.stdout.split()[-1] == "11699112"
+
+
+def test_predict_at_the_checkpoint_s_test_size(published, tmp_path, monkeypatch, capsys):
+    """`predict MODEL.TAG --test-size` builds the model at timm's test_input_size and crops with
+    its test_crop_pct (resnet18.a1_in1k: 288 px, crop 1.0, so the shorter side becomes 288)."""
+    import re
+
+    from PIL import Image
+
+    from keras_arches import cli, data
+
+    _, path = published
+    serve(monkeypatch, path.as_uri(), None, tag="a1_in1k")
+    image = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 420, 3), "uint8")).save(image)
+    assert cli.main(["predict", "resnet18.a1_in1k", str(image), "--test-size", "--top", "1"]) == 0
+    printed = re.search(r"1\. .*\((n\d+)\)", capsys.readouterr().out).group(1)
+    model = keras_arches.get_model("resnet18.a1_in1k", input_shape=(288, 288, 3))
+    assert data.eval_transform(model).resize == 288  # floor(288 / test_crop_pct 1.0)
+    x = data.preprocess_input(data.load_images([image], model), model)
+    assert printed == data.imagenet_classes()[int(np.argmax(model(x)))][0]
+    assert cli.main(["predict", "resnet18.tv_in1k", str(image), "--test-size"]) == 2
+    assert "resnet18.a1_in1k (288 px)" in capsys.readouterr().err

@@ -10,9 +10,11 @@ import pytest
 import tensorflow as tf
 
 sys.modules.setdefault("triton", None)  # see test_pretrained_parity
-torch = pytest.importorskip("torch")
-torchvision = pytest.importorskip("torchvision")
-pytest.importorskip("timm")
+from conftest import parity_import  # noqa: E402
+
+torch = parity_import("torch")
+torchvision = parity_import("torchvision")
+parity_import("timm")
 
 from test_pretrained_parity import (  # noqa: E402
     _images,
@@ -139,7 +141,7 @@ def test_convert_writes_a_keras_weights_file(tmp_path, capsys):
 
 def test_convert_builds_the_layout_a_tag_names(tmp_path, capsys):
     """resnet110.cifar10 is in pytorchcv's layout, chosen by ResNet110's `shortcut` argument."""
-    pytorchcv = pytest.importorskip("pytorchcv.model_provider")
+    pytorchcv = parity_import("pytorchcv.model_provider")
     torch.manual_seed(0)
     source = _randomise(pytorchcv.get_model("resnet110_cifar10", pretrained=False), (32, 32))
     output = str(tmp_path / "resnet110.weights.h5")

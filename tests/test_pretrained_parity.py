@@ -29,11 +29,13 @@ import pytest
 # loaded already).
 sys.modules.setdefault("triton", None)
 
-torch = pytest.importorskip("torch")
-torchvision = pytest.importorskip("torchvision")
-timm = pytest.importorskip("timm")
-pytorchcv_provider = pytest.importorskip("pytorchcv.model_provider")
-safetensors_torch = pytest.importorskip("safetensors.torch")
+from conftest import parity_import  # noqa: E402
+
+torch = parity_import("torch")
+torchvision = parity_import("torchvision")
+timm = parity_import("timm")
+pytorchcv_provider = parity_import("pytorchcv.model_provider")
+safetensors_torch = parity_import("safetensors.torch")
 
 import keras_arches  # noqa: E402
 from keras_arches.pretrained import (  # noqa: E402
