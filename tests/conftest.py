@@ -52,6 +52,25 @@ def channels_first():
     keras.config.set_image_data_format("channels_last")
 
 
+def keras_accuracy(model, dataset):
+    """Top-1 accuracy of ``model`` on ``(x, one-hot y)`` batches by Keras' own
+    ``CategoricalAccuracy``: the outside figure a reported accuracy must equal."""
+    metric = keras.metrics.CategoricalAccuracy()
+    for x, y in dataset:
+        outputs = model(np.asarray(x), training=False)
+        metric.update_state(np.asarray(y), keras.ops.convert_to_numpy(outputs))
+    return float(metric.result())
+
+
+def assert_same_weights(model, reference):
+    """Every weight of ``model`` equals ``reference``'s at the same path, exactly."""
+    ours = {w.path: keras.ops.convert_to_numpy(w) for w in model.weights}
+    theirs = {w.path: keras.ops.convert_to_numpy(w) for w in reference.weights}
+    assert sorted(ours) == sorted(theirs)
+    for path, value in theirs.items():
+        np.testing.assert_array_equal(ours[path], value, err_msg=path)
+
+
 def random_images(shape, batch=2, seed=0):
     """A batch of images in [0, 255) in the current data format."""
     return np.random.default_rng(seed).uniform(0, 255, (batch, *shape)).astype("float32")

@@ -13,7 +13,7 @@ import json
 import keras
 import numpy as np
 import pytest
-from conftest import random_images
+from conftest import assert_same_weights, random_images
 
 import keras_arches
 from keras_arches.registry import model_info
@@ -208,6 +208,8 @@ def test_softmax_top_save_load_and_deterministic_names(name, tmp_path):
     loaded = keras.saving.load_model(tmp_path / "model.keras")  # safe_mode=True
     for got, want in zip(outputs_of(loaded, x), expected):
         np.testing.assert_array_equal(got, want)
+    # Every weight, not only outputs that a saturated softmax may hide.
+    assert_same_weights(loaded, model)
 
     keras.backend.clear_session()
     # weights= a `.keras` archive: extracted, then loaded by layer name like `.weights.h5`.
@@ -215,3 +217,4 @@ def test_softmax_top_save_load_and_deterministic_names(name, tmp_path):
     assert [w.path for w in rebuilt.weights] == [w.path for w in model.weights]
     for got, want in zip(outputs_of(rebuilt, x), expected):
         np.testing.assert_array_equal(got, want)
+    assert_same_weights(rebuilt, model)

@@ -181,7 +181,10 @@ def test_all_formats_of_lrn_grouped_conv_fire_se_model(tmp_path):
     assert report["tflite_float16"].size_bytes < 0.6 * float32_size
     assert report["tflite_int8_dynamic"].size_bytes < 0.45 * float32_size
     assert report["tflite_int8"].size_bytes < 0.45 * float32_size
-    assert 0.0 <= report["tflite_int8"].top1_agreement <= 1.0
+    # The int8 file's agreement, counted again from an independent interpreter's outputs.
+    int8_outputs, _ = tflite_outputs(report["tflite_int8"].path, x)
+    assert report["tflite_int8"].top1_agreement == pytest.approx(
+        np.mean(int8_outputs.argmax(-1) == reference.argmax(-1)))
     saved = json.loads((tmp_path / "export_report.json").read_text())
     assert saved["passed"]
     assert saved["results"][1]["max_abs_diff"] == report["tflite_float32"].max_abs_diff
@@ -204,17 +207,22 @@ def test_single_export_writes_file_and_report(tmp_path, capsys):
 
 def test_full_integer_io_model_runs_on_int8_tensors(tmp_path):
     model = lrn_group_fire_se_model()
+    calibration = synthetic_images(SHAPE, 32, seed=4)
     report = export(
         model, tmp_path / "q.tflite", format="tflite_int8", int8_io=True,
-        representative_data=synthetic_images(SHAPE, 32, seed=4), latency_runs=1, verbose=False,
+        representative_data=calibration, latency_runs=1, verbose=False,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         interpreter = tf.lite.Interpreter(model_path=str(tmp_path / "q.tflite"))
     assert interpreter.get_input_details()[0]["dtype"] == np.int8
     assert interpreter.get_output_details()[0]["dtype"] == np.int8
-    # Softmax outputs in [0, 1]: one int8 step is about 1/256.
-    assert report["tflite_int8"].max_abs_diff < 0.1
+    # The bound is tied to how much the outputs vary between inputs (their spread per class on
+    # the check images): an int8 model off by that much would tell the inputs apart no better
+    # than a constant. One int8 step of a softmax output in [0, 1] is 1/256.
+    reference = keras_outputs(model, calibration)
+    spread = float((reference.max(0) - reference.min(0)).max())
+    assert report["tflite_int8"].max_abs_diff < spread / 2, (report["tflite_int8"], spread)
 
 
 def test_mixed_precision_model_is_exported_from_a_float32_copy(tmp_path):
@@ -373,12 +381,12 @@ FAMILY_SIZES = {
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FAMILY_SIZES))
 def test_one_model_per_family_exports_within_bounds(name, tmp_path):
-    try:
-        info = registry.model_info(name)
-    except ValueError:
-        pytest.skip(f"{name} is not registered in this checkout")
+    info = registry.model_info(name)
     size = max(FAMILY_SIZES[name], info.min_size)
-    model = info.builder(weights=None, input_shape=(size, size, info.channels), classes=10)
+    # Logits, not probabilities: a random network's 10-class softmax is saturated or within
+    # 1e-3 of uniform, and either hides a wrong export from a 1e-4 bound.
+    model = info.builder(weights=None, input_shape=(size, size, info.channels), classes=10,
+                         classifier_activation=None)
     report = export_all(
         model, tmp_path, ["tflite_float32", "tflite_float16"], check_samples=8, latency_runs=1,
         strict=False, verbose=False,
@@ -397,7 +405,12 @@ def test_full_integer_squeezenet_with_ceil_pools_runs_under_xnnpack(tmp_path):
     report = export(model, tmp_path / "s.tflite", format="tflite_int8",
                     representative_data=calibration, latency_runs=1, verbose=False)
     assert report.passed, report.table()
-    assert report.results[0].top1_agreement is not None
+    # The check ran on the calibration images (the first check_samples of them): its agreement
+    # is what an independent interpreter gives on them.
+    x = calibration[:32]
+    outputs, _ = tflite_outputs(report.results[0].path, x)
+    assert report.results[0].top1_agreement == pytest.approx(
+        np.mean(outputs.argmax(-1) == keras_outputs(model, x).argmax(-1)))
 
 
 # --- ONNX --------------------------------------------------------------------------------

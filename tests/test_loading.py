@@ -452,9 +452,10 @@ print("loaded", len(sys.argv) - 1)
 
 
 def test_default_checkpoints_load_with_torch_blocked(tmp_path):
-    """torchvision's ResNet-18 (a zip .pth) and SqueezeNet 1.1 (written in the legacy format, as
-    torchvision's 2017 files are) and pytorchcv's DenseNet-BC (.pth.zip), through their tags,
-    in a process where torch cannot be imported, against torch's own logits."""
+    """One default of each file kind the defaults come in, through its tag, in a process where
+    torch cannot be imported, against torch's own logits: torchvision's ResNet-18 (a zip .pth),
+    SqueezeNet 1.1 (the legacy format, as torchvision's 2017 files are), pytorchcv's DenseNet-BC
+    (.pth.zip) and timm's SE-ResNet-50 (safetensors)."""
     pytorchcv = parity_import("pytorchcv.model_provider")
     torch.manual_seed(0)
     sources = {
@@ -464,11 +465,18 @@ def test_default_checkpoints_load_with_torch_blocked(tmp_path):
         ("densenet_bc", "cifar10", 32): (
             randomise(pytorchcv.get_model("densenet100_k12_bc_cifar10", pretrained=False)),
             "pytorchcv"),
+        ("seresnet50", "a1_in1k", 64): (
+            randomise(parity_import("timm").create_model("seresnet50")), "safetensors"),
     }
     lines, expected = [], {}
     for (name, tag, size), (source, kind) in sources.items():
         pth = tmp_path / f"{name}.pth"
         torch.save(source.state_dict(), pth, _use_new_zipfile_serialization=kind == "zip")
+        if kind == "safetensors":
+            from safetensors.torch import save_file
+
+            pth = tmp_path / f"{name}.safetensors"
+            save_file({k: v.contiguous() for k, v in source.state_dict().items()}, pth)
         if kind == "pytorchcv":
             import zipfile
 

@@ -11,7 +11,7 @@ import inspect
 import keras
 import numpy as np
 import pytest
-from conftest import random_images
+from conftest import parity_import, random_images
 
 import keras_arches
 from keras_arches.layers import CeilPooling2D, SqueezeExcite, StochasticDepth
@@ -273,10 +273,19 @@ def test_a_checkpoint_chooses_its_layout():
     assert "a1_in1k" not in info.tags and "a1_in1k" in info.all_tags
 
 
-def test_a_state_dict_path_needs_the_layout_it_was_saved_in(tmp_path):
+def test_a_state_dict_path_builds_the_layout_its_keys_fit(tmp_path, monkeypatch):
+    """pytorchcv's resnet110_cifar10 keys fit option B (shortcut="projection"), so a file of
+    them builds that layout without the argument; an empty file is an error naming the kinds."""
+    torch = parity_import("torch")
+    pytorchcv = parity_import("pytorchcv.model_provider")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     path = tmp_path / "resnet110_cifar10.pth"
+    torch.save(pytorchcv.get_model("resnet110_cifar10", pretrained=False).state_dict(), path)
+    model = keras_arches.ResNet110(weights=str(path))
+    card = keras_arches.model_info(model)
+    assert card.variant == "projection" and model.count_params() == card.params
     path.write_bytes(b"")
-    with pytest.raises(ValueError, match=r"its shortcut='projection' has one: pass it"):
+    with pytest.raises(ValueError, match=r"is not a weights file of a known kind"):
         keras_arches.ResNet110(weights=str(path))
 
 
