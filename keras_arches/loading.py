@@ -39,10 +39,13 @@ class DownloadError(ConnectionError):
     """A checkpoint could not be downloaded; the message says how to supply the file instead."""
 
 
+def _keras_home():
+    return os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+
+
 def cache_dir():
     """The folder where checkpoints and their conversions are kept."""
-    root = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return os.path.join(root, "models", "keras_arches")
+    return os.path.join(_keras_home(), "models", "keras_arches")
 
 
 def _digest(path, algorithm="sha256"):
@@ -80,12 +83,7 @@ def fetch(url, file_name, file_hash=None):
         return final
     os.makedirs(cache_dir(), exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache_dir(), prefix=".download-") as scratch:
-        try:
-            path = keras.utils.get_file(file_name, url, cache_dir=scratch, cache_subdir=".")
-        except ValueError:
-            raise
-        except Exception as error:  # Keras wraps every URL and HTTP error in a bare Exception
-            raise DownloadError(_download_failure(url, file_hash, final, error)) from None
+        path = _get_file(final, file_hash, (file_name, url), cache_dir=scratch, cache_subdir=".")
         if file_hash:
             _check_hash(path, file_hash, url)
         os.replace(path, final)
@@ -96,24 +94,29 @@ def fetch_keras_file(url, file_hash):
     """A keras.applications weights file, through keras' own cache (``$KERAS_HOME/models``) and
     hash check; a failed download is a :class:`DownloadError` as in :func:`fetch`."""
     name = os.path.basename(url)
+    final = os.path.join(_keras_home(), "models", name)
+    return _get_file(final, file_hash, (name, url), cache_subdir="models", file_hash=file_hash)
+
+
+def _get_file(final, published_hash, name_and_url, **options):
+    """``keras.utils.get_file(name, url, **options)``, its failure to download a
+    :class:`DownloadError` that names ``published_hash`` and ``final``, the cache path the file
+    would have had. Keras' own hash check stays a ``ValueError`` (a corrupt download, already
+    removed)."""
+    url = name_and_url[1]
     try:
-        return keras.utils.get_file(name, url, cache_subdir="models", file_hash=file_hash)
-    except ValueError:  # Keras' own hash check: a corrupt download, already removed
+        return keras.utils.get_file(*name_and_url, **options)
+    except ValueError:
         raise
-    except Exception as error:  # as in fetch: Keras raises a bare Exception
-        final = os.path.join(os.path.dirname(os.path.dirname(cache_dir())), "models", name)
-        raise DownloadError(_download_failure(url, file_hash, final, error)) from None
-
-
-def _download_failure(url, file_hash, final, error):
-    reason = " ".join(str(error).split()) or type(error).__name__
-    expected = f" (expected {file_hash})" if file_hash else ""
-    return (
-        f"Could not download {url}{expected}: {reason}. Nothing was written to the cache. "
-        f"Either download that URL on a machine that can reach it and pass the file as "
-        f"`weights=<path>` (`--weights PATH` on the command line), or put the file at "
-        f"{final} and retry."
-    )
+    except Exception as error:  # Keras wraps every URL and HTTP error in a bare Exception
+        reason = " ".join(str(error).split()) or type(error).__name__
+        expected = f" (expected {published_hash})" if published_hash else ""
+        raise DownloadError(
+            f"Could not download {url}{expected}: {reason}. Nothing was written to the cache. "
+            f"Either download that URL on a machine that can reach it and pass the file as "
+            f"`weights=<path>` (`--weights PATH` on the command line), or put the file at "
+            f"{final} and retry."
+        ) from None
 
 
 def _source_file(card, checkpoint):

@@ -23,6 +23,22 @@ import pytest  # noqa: E402
 REQUIRE_REFERENCES = os.environ.get("KERAS_ARCHES_REQUIRE_REFERENCES") == "1"
 
 
+# The prelude of a test subprocess where `import torch` (and the packages built on it) fails, as
+# where torch is not installed.
+BLOCK_TORCH = """
+import sys
+
+
+class BlockTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "torchvision", "timm", "pytorchcv"):
+            raise ImportError(f"{name} is blocked")
+
+
+sys.meta_path.insert(0, BlockTorch())
+"""
+
+
 def parity_import(name):
     """``import name`` for a test's reference package (torch, torchvision, timm, pytorchcv,
     keras-hub): a skip where the extra is not installed, an error under

@@ -15,7 +15,9 @@ import os
 import keras
 import numpy as np
 import pytest
-from conftest import parity_import
+from conftest import BLOCK_TORCH, parity_import
+from test_pretrained_parity import _randomise as calibrated
+from test_pretrained_parity import _relative_error
 
 import keras_arches
 from keras_arches import registry
@@ -58,9 +60,8 @@ def randomise(reference):
 
 
 def relative_error(ours, expected):
-    """The parity metric: max |difference| over max |expected|."""
-    ours, expected = np.asarray(ours), np.asarray(expected)
-    return np.abs(ours - expected).max() / np.abs(expected).max()
+    """The parity metric (test_pretrained_parity's), on tensors or arrays."""
+    return _relative_error(np.asarray(ours), np.asarray(expected))
 
 
 def serve(monkeypatch, url, file_hash, name="resnet18", tag="tv_in1k"):
@@ -203,8 +204,6 @@ def test_preprocess_input_follows_the_checkpoint():
 def test_a_checkpoint_chooses_its_layout_end_to_end(tmp_path, monkeypatch):
     # A random torchvision GoogLeNet, aux heads included, served as googlenet's "tv_in1k":
     # "googlenet.tv_in1k" builds torchvision's layout (not the paper's) and loads it, heads too.
-    from test_pretrained_parity import _randomise as calibrated
-
     torch.manual_seed(0)
     # Statistics calibrated on real activations (and random in the aux heads): with arbitrary
     # ones GoogLeNet's logits hardly depend on the image, and a broken stem would go unseen.
@@ -426,19 +425,10 @@ def test_every_default_checkpoint_is_a_kind_read_without_torch():
         assert checkpoint.url.endswith((".pth", ".pth.zip", ".safetensors")), card.name
 
 
-LOAD_WITHOUT_TORCH = """
-import dataclasses, sys
+LOAD_WITHOUT_TORCH = BLOCK_TORCH + """
+import dataclasses
 
 import numpy as np
-
-
-class BlockTorch:  # `import torch` fails, as where torch is not installed
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "torchvision", "timm", "pytorchcv"):
-            raise ImportError(f"{name} is blocked")
-
-
-sys.meta_path.insert(0, BlockTorch())
 import keras_arches
 from keras_arches import registry
 

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import pytest
 import safetensors.numpy
-from conftest import parity_import
+from conftest import BLOCK_TORCH, parity_import
 
 from keras_arches.pretrained import read_state_dict
 from keras_arches.pretrained.readers import (
@@ -101,17 +101,7 @@ def _expected(state):
             for k, v in state.items()}
 
 
-READ_WITHOUT_TORCH = """
-import sys
-
-
-class BlockTorch:  # `import torch` fails from here on, as where torch is not installed
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "torchvision", "timm", "pytorchcv"):
-            raise ImportError(f"{name} is blocked")
-
-
-sys.meta_path.insert(0, BlockTorch())
+READ_WITHOUT_TORCH = BLOCK_TORCH + """
 import numpy as np
 from keras_arches.pretrained import read_state_dict
 for path in sys.argv[1:]:
