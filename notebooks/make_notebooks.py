@@ -537,28 +537,13 @@ subset."""),
     ("md", """\
 ## The model
 
-If the repository holds the model the training job writes (`keras-arches train lenet5
---options '{"variant": "modern"}'` saves `saved_models/lenet5.keras`), it is loaded; otherwise a few
-epochs with the LeNet recipe train one here (about a minute on two CPU cores)."""),
+The package's own trained LeNet, `weights="mnist"`: the README's main job trained it on the
+embedded MNIST subset, and it ships inside the package, so this notebook runs the same on every
+machine, whatever a previous training run left in `saved_models/`."""),
     ("code", """\
 from keras_arches import data, exporting
 
-repository = os.path.dirname(os.path.dirname(os.path.abspath(keras_arches.__file__)))
-saved = os.path.join(repository, "saved_models", "lenet5.keras")
-model = None
-if os.path.exists(saved):
-    model = keras.saving.load_model(saved, safe_mode=True)
-    if tuple(model.input_shape[1:]) != (28, 28, 1):
-        model = None  # another LeNet (the 1998 one takes 32x32): train the modern one
-if model is None:
-    result = keras_arches.train(
-        "lenet5", options={"variant": "modern"}, input_shape=(28, 28, 1), epochs=3,
-        run_dir=os.path.join(WORK, "run"), verbose=2,
-    )
-    model = keras_arches.strip_auxiliary(result.model)
-    print(f"trained here: test accuracy {result.test_accuracy:.2%}")
-else:
-    print("loaded", saved)
+model = keras_arches.LeNet5(weights="mnist")
 print(model.name, model.input_shape, f"{model.count_params():,d} params")"""),
     ("md", """\
 ## Export

@@ -37,18 +37,10 @@ pytestmark = pytest.mark.backend
 
 BACKEND = keras.backend.backend()
 TOLERANCE = dict(rtol=1e-5, atol=1e-5)
-# Builders whose check takes 40-150 s under JAX on a 2-core CPU (XLA compiles the forward pass
-# and the train step of their hundreds of layers): `slow` there, besides the cards' slow ones.
-SLOW_ON_JAX = {
-    "densenet121", "densenet161", "densenet169", "densenet201", "densenet_bc",
-    "inception_resnet_v2", "inception_v4",
-}
-
-
 def _builder_params():
     params = []
     for name in keras_arches.list_models():
-        slow = model_info(name).slow or (BACKEND == "jax" and name in SLOW_ON_JAX)
+        slow = model_info(name).slow
         params.append(pytest.param(name, marks=pytest.mark.slow) if slow else name)
     return params
 

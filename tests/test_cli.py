@@ -185,6 +185,8 @@ def test_the_command_starts_without_tensorflow_log_lines():
 
 def test_verbose_shows_the_log_tensorflow_writes_as_it_loads():
     bare = run_fresh([sys.executable, "-c", "import tensorflow"])
+    if not log_lines(bare.stderr):  # otherwise the subset check below could not fail
+        pytest.skip("this TensorFlow build writes no log lines as it loads")
     module = [sys.executable, "-m", "keras_arches"]
     quiet = run_fresh(module, "list")
     assert "vgg16" in quiet.stdout and not log_lines(quiet.stderr), quiet.stderr

@@ -16,7 +16,7 @@ from keras_arches.layers import (
     local_response_normalization,
 )
 
-RNG = np.random.default_rng(0)
+RNG = np.random.default_rng(0)  # restarted for each test by conftest
 
 
 def random(*shape):
@@ -252,9 +252,14 @@ def test_drop_path_rates_decay_linearly():
     assert drop_path_rates(3, 0.0) == [0.0, 0.0, 0.0]
 
 
-@pytest.mark.parametrize("args", [(0, 0.1), (2.5, 0.1), (3, 1.0), (3, -0.1)])
-def test_drop_path_rates_rejects_bad_arguments(args):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("args, message", [
+    ((0, 0.1), r"`num_blocks` must be a positive integer. Received: num_blocks=0"),
+    ((2.5, 0.1), r"`num_blocks` must be a positive integer. Received: num_blocks=2.5"),
+    ((3, 1.0), r"`drop_path_rate` must be a number in \[0, 1\). Received: drop_path_rate=1.0"),
+    ((3, -0.1), r"`drop_path_rate` must be a number in \[0, 1\). Received: drop_path_rate=-0.1"),
+])
+def test_drop_path_rates_rejects_bad_arguments(args, message):
+    with pytest.raises(ValueError, match=message):
         drop_path_rates(*args)
 
 
@@ -469,20 +474,21 @@ def test_aux_save_load(tmp_path, batch_norm):
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    "kwargs, message",
     [
-        {"classes": 0},
-        {"pool_size": 0},
-        {"hidden_units": -3},
-        {"conv2_filters": 0},
-        {"dropout_rate": 1.0},
-        {"batch_norm": 1},
-        {"classifier_activation": "no_such_activation"},
+        ({"classes": 0}, r"`classes` must be a positive integer. Received: classes=0"),
+        ({"pool_size": 0}, r"`pool_size` must be a positive integer. Received: pool_size=0"),
+        ({"hidden_units": -3}, r"`hidden_units` must be a positive integer or None. Received"),
+        ({"conv2_filters": 0}, r"`conv2_filters` must be a positive integer or None. Received"),
+        ({"dropout_rate": 1.0}, r"`dropout_rate` must be a number in \[0, 1\). Received"),
+        ({"batch_norm": 1}, r"`batch_norm` must be True or False. Received: batch_norm=1"),
+        ({"classifier_activation": "no_such_activation"},
+         r"Could not interpret activation function identifier: no_such_activation"),
     ],
 )
-def test_aux_rejects_bad_arguments(kwargs):
+def test_aux_rejects_bad_arguments(kwargs, message):
     kwargs = {"classes": 10, **kwargs}
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=message):
         AuxiliaryClassifier(**kwargs)
 
 

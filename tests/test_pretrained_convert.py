@@ -12,7 +12,7 @@ import pytest
 from keras_arches.pretrained import LAYOUTS, Layout, load_state_dict
 from keras_arches.pretrained.layout import conv_bn_pairs, rules
 
-RNG = np.random.default_rng(0)
+RNG = np.random.default_rng(0)  # restarted for each test by conftest
 
 
 def _layout(prefix, bn_epsilon=1e-5, **options):

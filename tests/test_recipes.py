@@ -54,7 +54,8 @@ def test_schedules_keep_the_papers_shape_at_any_length():
     full = v3.schedule_for(steps_per_epoch=100, batch_size=32)
     assert _lr(full, 199) == pytest.approx(0.045)
     assert _lr(full, 200) == pytest.approx(0.045 * 0.94)
-    # A 2-epoch run of 10 steps decays as much as 100 epochs did: 0.94 ** 50 at the end.
+    # A 2-epoch run of 10 steps cannot decay every 0.04 steps: an interval shorter than one
+    # step is one step, so it decays 10 times (100 epochs decayed 50 times).
     tiny = v3.schedule_for(steps_per_epoch=5, batch_size=32, epochs=2)
     assert _lr(tiny, 10) == pytest.approx(0.045 * 0.94**10, rel=1e-5)
     resnet = RECIPES["resnet"]
@@ -74,6 +75,63 @@ def test_schedules_keep_the_papers_shape_at_any_length():
     plateau = RECIPES["vgg"]
     (callback,) = plateau.callbacks(epochs=74)
     assert (callback.factor, callback.patience) == (0.1, 5)
+
+
+def _divide_at(base, factor, boundaries):
+    """The rate of a paper that multiplies ``base`` by ``factor`` at each of ``boundaries``."""
+    return lambda epoch: base * factor ** sum(epoch >= b for b in boundaries)
+
+
+def _every(base, factor, interval):
+    return lambda epoch: base * factor ** math.floor(epoch / interval)
+
+
+# LeNet-5: the paper's SDLM rates for passes 1-2, 3-5, 6-8, 9-12 and 13-20, as ratios to 0.01.
+_LENET_RATES = (5e-4, 2e-4, 1e-4, 5e-5, 1e-5)
+_LENET_ENDS = (2, 5, 8, 12)
+# (base rate, factor, every so many epochs): GoogLeNet "decreasing the learning rate by 4% every
+# 8 epochs"; Inception v3 and Xception 0.045 "decayed every two epoch using an exponential rate
+# of 0.94".
+_EXPONENTIAL = {"googlenet": (0.01, 0.96, 8), "inception": (0.045, 0.94, 2),
+                "xception": (0.045, 0.94, 2)}
+# Each paper's learning rate at its own batch size as a function of the epoch, restated from
+# the papers (and the reproductions a recipe cites where a paper is silent), not from
+# keras_arches.recipes. The warm-up epochs of Goyal et al. are left to the test above.
+PAPER_SCHEDULES = {
+    "lenet": lambda epoch: 0.01 * _LENET_RATES[sum(epoch >= e for e in _LENET_ENDS)] / 5e-4,
+    "alexnet": lambda epoch: 0.01,  # divided by hand on plateaus: ReduceLROnPlateau's job
+    "vgg": lambda epoch: 0.01,
+    "nin": lambda epoch: 0.01,
+    **{name: _every(*rule) for name, rule in _EXPONENTIAL.items()},
+    "resnet": _divide_at(0.1, 0.1, (30, 60, 80)),
+    "resnext": _divide_at(0.1, 0.1, (30, 60, 90)),
+    "wide_resnet": _divide_at(0.1, 0.2, (60, 120, 160)),
+    "senet": _divide_at(0.6, 0.1, (30, 60, 90)),
+    "densenet": _divide_at(0.1, 0.1, (30, 60)),
+    "squeezenet": lambda epoch: 0.04 * (1 - epoch / 68),  # poly, power 1, to 0
+    "fractalnet": _divide_at(0.02, 0.1, (200, 300, 350, 375)),
+    "stochastic_depth": _divide_at(0.1, 0.1, (250, 375)),
+}
+PAPER_EPOCHS = {"lenet": 20, "alexnet": 90, "vgg": 74, "nin": 90, "googlenet": 60,
+                "inception": 100, "xception": 100, "resnet": 90, "resnext": 120,
+                "wide_resnet": 200, "senet": 100, "densenet": 90, "squeezenet": 68,
+                "fractalnet": 400, "stochastic_depth": 500}
+
+
+def test_every_schedule_follows_its_paper():
+    """Each recipe's full-length schedule, sampled in the middle of every epoch, against the
+    paper's rule above."""
+    assert set(PAPER_SCHEDULES) == set(RECIPES)
+    for name, paper in PAPER_SCHEDULES.items():
+        recipe = RECIPES[name]
+        assert recipe.epochs == PAPER_EPOCHS[name], name
+        steps_per_epoch = 10
+        schedule = recipe.schedule_for(steps_per_epoch, recipe.batch_size)
+        first = recipe.warmup_epochs or 0
+        for epoch in range(first, PAPER_EPOCHS[name]):
+            step = epoch * steps_per_epoch + steps_per_epoch // 2
+            assert _lr(schedule, step) == pytest.approx(
+                paper(step / steps_per_epoch), rel=1e-5, abs=1e-12), (name, epoch)
 
 
 def test_recipe_validation():
@@ -162,9 +220,15 @@ def test_a_tiny_fit_with_each_recipe(name, tmp_path):
     assert optimizer.use_ema == (recipe.ema_momentum is not None)
     if optimizer.use_ema:  # 6 steps: no averaging horizon left, the weights are the last ones
         assert optimizer.ema_momentum == 0.0 and recipe.ema_momentum_for(1e6) == 0.9999
-    # The learning rate now is the recipe's schedule after the 6 steps taken.
+    # The learning rate after the 6 steps, the whole 2-epoch run: the paper's at the end of its
+    # run (its rule above), at batch 8 by the linear scaling rule, except that a decay interval
+    # shorter than one step is one step (6 decays).
     assert int(optimizer.iterations) == 6
-    expected_lr = _lr(recipe.schedule_for(3, 8, 2), 6)
+    end = PAPER_SCHEDULES[name](PAPER_EPOCHS[name]) * 8 / recipe.batch_size
+    if name in _EXPONENTIAL:
+        base, factor, _ = _EXPONENTIAL[name]
+        end = base * 8 / recipe.batch_size * factor**6
+    expected_lr = end
     if recipe.schedule == "plateau":  # ReduceLROnPlateau may have divided it already
         reductions = math.log(float(optimizer.learning_rate) / expected_lr, recipe.gamma)
         assert reductions == pytest.approx(round(reductions), abs=1e-4)

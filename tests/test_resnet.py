@@ -126,8 +126,8 @@ def test_generic_builder_rejects_bad_options(options, message):
 
 
 def test_resnext_width_helper_rejects_bad_arguments():
-    for args in ((64, 0), (0, 4), (64.0, 4)):
-        with pytest.raises(ValueError):
+    for args, name in (((64, 0), "groups"), ((0, 4), "C"), ((64.0, 4), "C")):
+        with pytest.raises(ValueError, match=f"`{name}` must be a positive integer. Received"):
             resnet.resnext_bottleneck_width(*args)
 
 
