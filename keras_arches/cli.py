@@ -73,7 +73,8 @@ def _model_and_weights(args):
 
 
 def _add_predict_arguments(parser):
-    parser.add_argument("model", help="a registered model, or MODEL.TAG (e.g. resnet18.tv_in1k)")
+    parser.add_argument("model", help="a registered model, MODEL.TAG (e.g. resnet18.tv_in1k), "
+                        "or a model file this package saved (e.g. a fine-tuned MODEL.keras)")
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG...)")
     parser.add_argument("--weights", help="a checkpoint tag or a weights file (default imagenet)")
     parser.add_argument("--top", type=_positive_int, default=5, help="classes to show (default 5)")
@@ -86,22 +87,30 @@ def _run_predict(args):
     """Classify images with a pretrained model: labels and probabilities, best first."""
     import keras
 
-    from keras_arches import data, registry
+    from keras_arches import data, registry, saving
 
-    name, weights = _model_and_weights(args)
-    kwargs = {}
-    if args.test_size:
-        size = _test_size(name, weights)
-        kwargs["input_shape"] = (size, size, registry.model_info(name).channels)
-    model = registry.get_model(name, weights=weights, **kwargs)
+    if os.path.isfile(args.model):
+        if args.weights or args.test_size:
+            raise ValueError("--weights and --test-size apply to a registered model, not to "
+                             f"the saved model {args.model!r}.")
+        model = saving.load_model(args.model)
+    else:
+        name, weights = _model_and_weights(args)
+        kwargs = {}
+        if args.test_size:
+            size = _test_size(name, weights)
+            kwargs["input_shape"] = (size, size, registry.model_info(name).channels)
+        model = registry.get_model(name, weights=weights, **kwargs)
     x = data.preprocess_input(data.load_images(args.images, model), model)
     probabilities = keras.ops.convert_to_numpy(model.predict(x, verbose=0))
     classes = probabilities.shape[-1]
     if args.top > classes:
         raise ValueError(f"--top must be at most {classes}, the model's classes. "
                          f"Received: {args.top}")
-    if classes == 1000:
-        decoded = data.decode_predictions(probabilities, top=args.top)
+    if classes == 1000 and not getattr(model, "class_names", None):
+        decoded = data.decode_predictions(probabilities, top=args.top)  # with WordNet ids
+    elif data.class_names(model) is not None:  # a fine-tuned model's, CIFAR-10's
+        decoded = data.decode_predictions(probabilities, top=args.top, model=model)
     else:
         order = probabilities.argsort(axis=1)[:, ::-1][:, :args.top]
         decoded = [[(str(i), f"class_{i}", float(row[i])) for i in best]
@@ -215,6 +224,8 @@ def _add_train_arguments(parser):
                         help="then export SavedModel + TFLite here, checked on the test split")
     parser.add_argument("--restart", action="store_true",
                         help="ignore a backup in the run directory and start over")
+    parser.add_argument("--keep-every-epoch", action="store_true",
+                        help="keep a checkpoint per epoch (default: the last and the best)")
 
 
 def _run_train(args):
@@ -237,6 +248,7 @@ def _run_train(args):
         mixed_precision=args.mixed_precision, strategy=args.strategy, jit_compile=jit,
         seed=args.seed, run_dir=args.run_dir, resume=not args.restart,
         save_path=args.save or f"saved_models/{name}.keras", verbose=1,
+        keep_every_epoch=args.keep_every_epoch,
     )
     if args.export:
         # The test split calibrates tflite_int8 and gives each file's accuracy.
@@ -244,18 +256,94 @@ def _run_train(args):
                            labelled_data=result.test_data)
 
 
+def _add_finetune_arguments(parser):
+    from keras_arches import data, finetuning
+
+    parser.add_argument("model", help="MODEL.TAG, a pretrained checkpoint (e.g. "
+                        "resnet18.tv_in1k), or MODEL with --weights PATH")
+    parser.add_argument("folder", help="your images: FOLDER/class/image.jpg (Keras' layout) "
+                        "or FOLDER/train|test/class/image.jpg")
+    parser.add_argument("--weights", help="a checkpoint tag or file (instead of MODEL.TAG)")
+    parser.add_argument("--epochs", type=_positive_int,
+                        help=f"both phases (default {finetuning.HEAD_RECIPE.epochs} + "
+                        f"{finetuning.FULL_RECIPE.epochs})")
+    parser.add_argument("--freeze-epochs", type=int,
+                        help="epochs of the new head on the frozen network first (default "
+                        f"{finetuning.HEAD_RECIPE.epochs}; 0 skips)")
+    parser.add_argument("--learning-rate", type=float,
+                        help="the whole network's rate (default "
+                        f"{finetuning.FULL_RECIPE.learning_rate:g} at batch 32, scaled linearly)")
+    parser.add_argument("--batch-size", type=_positive_int)
+    parser.add_argument("--steps-per-epoch", type=_positive_int, help="cut epochs short")
+    parser.add_argument("--image-size", type=_positive_int,
+                        help="square input size (default: the checkpoint's)")
+    parser.add_argument("--validation-split", type=float, default=data.VALIDATION_SPLIT,
+                        help="the share held out to validate, for FOLDER/class/image "
+                        f"(default {data.VALIDATION_SPLIT})")
+    parser.add_argument("--augment", help="comma-separated, among crop, flip, mixup, cutmix "
+                        "(default crop,flip; none for 1-channel images)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--run-dir", help="checkpoints, backup and logs "
+                        "(default logs/MODEL_finetune)")
+    parser.add_argument("--save", help="the fine-tuned model (default "
+                        "saved_models/MODEL_finetuned.keras)")
+    parser.add_argument("--export", metavar="DIR", help="then export it here, with labels.txt "
+                        "and preprocessing.json, int8 calibrated on FOLDER's images")
+    parser.add_argument("--include-preprocessing", action="store_true",
+                        help="with --export: the exported models take uint8 RGB pixels")
+    parser.add_argument("--restart", action="store_true",
+                        help="ignore a backup in the run directory and start over")
+
+
+def _run_finetune(args):
+    """Fine-tune a pretrained model on an image folder; the model keeps the folder's labels."""
+    from keras_arches import finetuning, registry
+
+    if args.export:
+        exporting.check_backend()  # before training, not after it
+    input_shape = None
+    if args.image_size:
+        channels = registry.model_info(args.model.partition(".")[0]).channels
+        input_shape = (args.image_size, args.image_size, channels)
+    result = finetuning.finetune(
+        args.model, args.folder, weights=args.weights, epochs=args.epochs,
+        freeze_epochs=args.freeze_epochs, learning_rate=args.learning_rate,
+        batch_size=args.batch_size, input_shape=input_shape,
+        validation_split=args.validation_split, steps_per_epoch=args.steps_per_epoch,
+        seed=args.seed, run_dir=args.run_dir, resume=not args.restart, save_path=args.save,
+        augment=None if args.augment is None else tuple(filter(None, args.augment.split(","))),
+        verbose=1,
+    )
+    if args.export:
+        # FOLDER's images calibrate tflite_int8; the held-out split gives each file's accuracy.
+        # (The held-out batches are preprocessed: a model taking pixels cannot score them.)
+        labelled = None if args.include_preprocessing else result.full.test_data
+        _export_and_report(result.model, args.export, representative_data=args.folder,
+                           labelled_data=labelled, include_preprocessing=args.include_preprocessing)
+
+
 def _add_export_arguments(parser):
     parser.add_argument("model_path", help="a saved model, MODEL.keras")
     parser.add_argument(
         "--format",
-        default="saved_model,tflite_float32,tflite_float16,tflite_int8_dynamic",
-        help=f"comma-separated formats among: {', '.join(exporting.FORMATS)}",
+        help=f"comma-separated formats among: {', '.join(exporting.FORMATS)} (default: all; "
+        "tflite_int8 with calibration data, onnx with the onnx extra)",
     )
     parser.add_argument("--output", required=True, help="output folder")
-    parser.add_argument(
+    calibration = parser.add_mutually_exclusive_group()
+    calibration.add_argument(
+        "--calibration-data", metavar="FOLDER",
+        help="images that calibrate tflite_int8 (and check every file): a folder, searched "
+        "recursively for .jpg/.jpeg/.png/.bmp/.gif, up to 100 images",
+    )
+    calibration.add_argument(
         "--representative-dataset",
-        help="calibration inputs for tflite_int8 (and the check): embedded_mnist, FILE.npy or "
-        "FILE.npz",
+        help="calibration inputs for tflite_int8 (and the check), already scaled: "
+        "embedded_mnist, FILE.npy or FILE.npz",
+    )
+    parser.add_argument(
+        "--include-preprocessing", action="store_true",
+        help="bake the normalisation into the files: they take uint8 pixels at the input size",
     )
     parser.add_argument(
         "--labelled-dataset",
@@ -280,11 +368,14 @@ def _run_export(args):
     except Exception as error:  # zip, JSON and deserialization errors all mean: unusable file
         raise ValueError(f"Cannot load {path!r} as a Keras model: {error}") from None
     representative, labelled = args.representative_dataset, args.labelled_dataset
+    if representative:
+        representative = exporting.named_dataset(representative)
     _export_and_report(
         model, args.output, args.format,
-        representative_data=representative and exporting.named_dataset(representative),
+        representative_data=args.calibration_data or representative,
         labelled_data=labelled and exporting.named_dataset(labelled, labels=True),
         check_samples=args.samples, select_tf_ops=args.select_tf_ops, int8_io=args.int8_io,
+        include_preprocessing=args.include_preprocessing,
     )
 
 
@@ -322,6 +413,7 @@ COMMANDS = [
     ("export", _add_export_arguments, _run_export),
     ("profile", add_profile_arguments, run_profile_command),
     ("train", _add_train_arguments, _run_train),
+    ("finetune", _add_finetune_arguments, _run_finetune),
     ("tune", _add_tune_arguments, _run_tune),
 ]
 

@@ -32,6 +32,9 @@ from keras_arches.registry import (
 
 EMBEDDED = "embedded_mnist"
 AUGMENTATIONS = ("crop", "flip")
+# Batch augmentations, Keras' own layers, applied to training batches with one-hot labels:
+# MixUp (Zhang et al. 2018) and CutMix (Yun et al. 2019).
+BATCH_AUGMENTATIONS = {"mixup": keras.layers.MixUp, "cutmix": keras.layers.CutMix}
 # Training crops are taken from the image resized to size / 0.875 (256 for 224, as in ResNet
 # and Inception training); evaluation takes the central crop of the same resize.
 CROP_FRACTION = 0.875
@@ -51,6 +54,7 @@ class Source:
     num_classes: int
     image_shape: tuple  # (height, width, channels); None where sizes vary
     arrays: tuple = None  # (images, labels) numpy arrays of an in-memory source
+    class_names: tuple = None  # the labels' names in label order, where the data has them
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +68,7 @@ class Data:
     num_train: int
     num_test: int
     image_shape: tuple
+    class_names: tuple = None
 
 
 # -- sources ------------------------------------------------------------------------------
@@ -105,22 +110,104 @@ def _embedded_source(split):
     x, y = _embedded_arrays()
     index = embedded_split(split)
     dataset = tf.data.Dataset.from_tensor_slices((x[index], y[index]))
-    return Source(EMBEDDED, split, dataset, len(index), 10, (28, 28, 1), (x[index], y[index]))
+    return Source(EMBEDDED, split, dataset, len(index), 10, (28, 28, 1), (x[index], y[index]),
+                  tuple(str(digit) for digit in range(10)))
 
 
-def _folder_source(root, split):
+# The image files a folder dataset reads: keras.utils.image_dataset_from_directory's formats.
+IMAGE_EXTENSIONS = (".jpeg", ".jpg", ".png", ".bmp", ".gif")
+SPLIT_FOLDERS = ("train", "test", "validation", "val")
+# A class/image folder's default evaluation share and split seed (the split is a function of
+# the folder alone, never of a training seed).
+VALIDATION_SPLIT = 0.2
+SPLIT_SEED = 1337
+_LAYOUTS_HELP = (
+    "Use one of two layouts: Keras' (as keras.utils.image_dataset_from_directory reads it),\n"
+    "  photos/cat/1.jpg, photos/dog/2.jpg ...  (split into training and validation by "
+    "`validation_split`)\n"
+    "or one sub-folder per split:\n"
+    "  photos/train/cat/1.jpg, photos/train/dog/2.jpg, photos/test/cat/3.jpg ..."
+)
+
+
+def _images_in(folder):
+    return [f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS)
+            and os.path.isfile(os.path.join(folder, f))]
+
+
+def _subfolders(folder):
+    return sorted(f for f in os.listdir(folder) if os.path.isdir(os.path.join(folder, f)))
+
+
+def folder_layout(root):
+    """``"split"`` for ``root/split/class/image`` folders, ``"class"`` for Keras'
+    ``root/class/image`` layout; a ``ValueError`` showing both for anything else."""
+    subfolders = _subfolders(root)
+    splits = [f for f in subfolders if f in SPLIT_FOLDERS]
+    if splits and all(_subfolders(os.path.join(root, f)) for f in splits):
+        return "split"
+    with_images = [f for f in subfolders if _images_in(os.path.join(root, f))]
+    if len(with_images) >= 2:
+        return "class"
+    raise ValueError(
+        f"Image folder {root!r} has no classes: found "
+        f"{len(with_images)} sub-folder(s) holding images ({', '.join(IMAGE_EXTENSIONS)}) and "
+        f"no split folders ({', '.join(SPLIT_FOLDERS)}) of class folders.\n{_LAYOUTS_HELP}"
+    )
+
+
+def _split_folder_source(root, split):
     import tensorflow_datasets as tfds
 
     builder = tfds.ImageFolder(root)
     splits = builder.info.splits
     if split not in splits:
         raise ValueError(
-            f"Image folder {root!r} has the splits {sorted(splits)} (sub-folders of "
-            f"split/label/image files). Received: split={split!r}"
+            f"Image folder {root!r} has the splits {sorted(splits)}. Received: split={split!r}."
+            f"\n{_LAYOUTS_HELP}"
         )
     dataset = builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)
     label = builder.info.features["label"]
-    return Source(root, split, dataset, splits[split].num_examples, label.num_classes, None)
+    return Source(root, split, dataset, splits[split].num_examples, label.num_classes, None,
+                  class_names=tuple(label.names))
+
+
+def _class_folder_source(root, split, validation_split):
+    """Keras' layout: the files and the training/validation split of
+    ``keras.utils.image_dataset_from_directory`` itself (its class order, its seeded shuffle),
+    decoded here at full size as uint8 RGB."""
+    if split not in ("train", "validation", "all"):
+        raise ValueError(
+            f"Image folder {root!r} in Keras' class/image layout has the splits 'train' and "
+            f"'validation' (by `validation_split`={validation_split}), and 'all'. Received: "
+            f"split={split!r}"
+        )
+    if split != "all" and not (isinstance(validation_split, float) and 0 < validation_split < 1):
+        raise ValueError(
+            "`validation_split` must be a number in (0, 1) for a folder in Keras' class/image "
+            f"layout. Received: validation_split={validation_split!r}"
+        )
+    split_args = {} if split == "all" else dict(
+        validation_split=validation_split,
+        subset="training" if split == "train" else "validation", seed=SPLIT_SEED,
+    )
+    listing = keras.utils.image_dataset_from_directory(
+        root, batch_size=None, shuffle=split != "all", verbose=False, **split_args,
+    )
+    names = tuple(listing.class_names)
+    paths = list(listing.file_paths)
+    if not paths:
+        raise ValueError(f"The {split!r} split of image folder {root!r} is empty: add images, "
+                         "or lower `validation_split`.")
+    index = {name: i for i, name in enumerate(names)}
+    labels = [index[os.path.basename(os.path.dirname(path))] for path in paths]
+
+    def decode(path, label):
+        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+        return image, label
+
+    dataset = tf.data.Dataset.from_tensor_slices((paths, labels)).map(decode)
+    return Source(root, split, dataset, len(paths), len(names), None, class_names=names)
 
 
 def _tfds_source(name, split, data_dir, download):
@@ -142,9 +229,10 @@ def _tfds_source(name, split, data_dir, download):
             "it first (tfds build / tfds.load with a network) or pass data_dir."
         ) from None
     image_shape = tuple(info.features["image"].shape)
+    label = info.features["label"]
     return Source(
-        name, split, dataset, _num_examples(info, split, dataset),
-        info.features["label"].num_classes, None if None in image_shape else image_shape,
+        name, split, dataset, _num_examples(info, split, dataset), label.num_classes,
+        None if None in image_shape else image_shape, class_names=tuple(label.names),
     )
 
 
@@ -156,25 +244,35 @@ def _num_examples(info, split, dataset):
         return count if count >= 0 else int(dataset.reduce(0, lambda n, _: n + 1))
 
 
-def load(name=EMBEDDED, split="train", *, data_dir=None, download=True):
+def load(name=EMBEDDED, split="train", *, data_dir=None, download=True,
+         validation_split=VALIDATION_SPLIT):
     """The raw examples of ``split`` of a dataset, as a :class:`Source`.
 
-    ``name`` is ``"embedded_mnist"``, a folder laid out as ``split/label/image`` (read with
-    ``tfds.folder_dataset.ImageFolder``) or a tensorflow-datasets name (``tfds.load``, with
-    ``data_dir`` and ``download`` passed on).
+    ``name`` is ``"embedded_mnist"``, an image folder or a tensorflow-datasets name
+    (``tfds.load``, with ``data_dir`` and ``download`` passed on). A folder is read in either
+    layout (:func:`folder_layout`): ``split/class/image`` (``tfds.folder_dataset.ImageFolder``),
+    or Keras' ``class/image``, whose ``"train"`` and ``"validation"`` splits are
+    ``keras.utils.image_dataset_from_directory``'s ``"training"`` and ``"validation"`` subsets
+    at ``validation_split`` (seed :data:`SPLIT_SEED`). Class names are the folder names, in
+    Keras' (sorted) order.
     """
     if name == EMBEDDED:
         return _embedded_source(split)
     if os.path.isdir(name):
-        return _folder_source(name, split)
+        if folder_layout(name) == "split":
+            return _split_folder_source(name, split)
+        return _class_folder_source(name, split, validation_split)
     return _tfds_source(name, split, data_dir, download)
 
 
 def test_split(name, data_dir=None):
-    """The evaluation split of a dataset: ``"test"`` where it has one, else ``"validation"``."""
+    """The evaluation split of a dataset: ``"test"`` where it has one, else ``"validation"``
+    (a folder in Keras' class/image layout: its ``"validation"`` subset)."""
     if name == EMBEDDED:
         return "test"
     if os.path.isdir(name):
+        if folder_layout(name) == "class":
+            return "validation"
         splits = [s for s in ("test", "validation", "val") if os.path.isdir(os.path.join(name, s))]
     else:
         import tensorflow_datasets as tfds
@@ -279,21 +377,75 @@ def imagenet_classes():
     return [tuple(index[str(i)]) for i in range(len(index))]
 
 
-def decode_predictions(preds, top=5):
-    """``[(wnid, name, probability), ...]`` per image, best first, for ImageNet-1k predictions.
+# The class names of the datasets the package's checkpoints were trained on, in label order.
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                   "ship", "truck")
+_DATASET_CLASSES = {
+    "imagenet-1k": lambda: [name for _, name in imagenet_classes()],
+    "cifar-10": lambda: list(CIFAR10_CLASSES),
+}
 
-    The output of ``keras.applications.imagenet_utils.decode_predictions``, from the class
-    index shipped with the package (:func:`imagenet_classes`).
+
+def _num_outputs(model):
+    shape = model.output_shape
+    return (shape[0] if isinstance(shape, list) else shape)[-1]
+
+
+def class_names(model):
+    """The names of ``model``'s classes in output order, or None where nothing records them.
+
+    A model's own ``class_names`` (a fine-tuned :class:`~keras_arches.ArchModel`: its image
+    folder's names) come first; else the names of the dataset its checkpoint was trained on
+    (ImageNet-1k, CIFAR-10) when the model still has that checkpoint's classes.
+    """
+    names = getattr(model, "class_names", None)
+    if names:
+        return list(names)
+    tag = getattr(model, "checkpoint", None)
+    if tag is None or getattr(model, "arch", None) is None or not model.outputs:
+        return None
+    info = model_info(model)
+    if tag in info.weights:  # keras.applications' ImageNet files
+        dataset, classes = "imagenet-1k", 1000
+    else:
+        checkpoint = info.checkpoint_for(tag)
+        dataset, classes = checkpoint.dataset, checkpoint.classes
+    if classes != _num_outputs(model) or dataset not in _DATASET_CLASSES:
+        return None
+    return _DATASET_CLASSES[dataset]()
+
+
+def decode_predictions(preds, top=5, model=None):
+    """``[(class, name, probability), ...]`` per image, best first.
+
+    Without ``model``: ImageNet-1k predictions, decoded as
+    ``keras.applications.imagenet_utils.decode_predictions`` does (``class`` is the WordNet
+    id), from the class index shipped with the package (:func:`imagenet_classes`). With
+    ``model``: that model's :func:`class_names` (a fine-tuned model's folder names; ``class``
+    is the name too).
     """
     preds = np.asarray(preds)
-    if preds.ndim != 2 or preds.shape[1] != 1000:
+    if model is None:
+        classes = imagenet_classes()
+        what = "ImageNet-1k predictions (pass `model=` for a model with other classes)"
+    else:
+        names = class_names(model)
+        if names is None:
+            raise ValueError(
+                f"Model {model.name!r} records no class names (it was not fine-tuned by "
+                "keras_arches, and its checkpoint's classes are not known): set "
+                "`model.class_names` to a list of its class names, in output order."
+            )
+        classes = [(name, name) for name in names]
+        what = f"predictions of {model.name!r}"
+    if preds.ndim != 2 or preds.shape[1] != len(classes):
         raise ValueError(
-            "decode_predictions needs ImageNet-1k predictions of shape (batch, 1000). "
+            f"decode_predictions needs {what}, of shape (batch, {len(classes)}). "
             f"Received: {preds.shape}"
         )
-    if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= 1000:
-        raise ValueError(f"`top` must be an integer in [1, 1000]. Received: top={top!r}")
-    classes = imagenet_classes()
+    if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= len(classes):
+        raise ValueError(
+            f"`top` must be an integer in [1, {len(classes)}]. Received: top={top!r}")
     best = np.argsort(-preds, axis=1, kind="stable")[:, :top]
     return [[(*classes[i], float(row[i])) for i in order] for row, order in zip(preds, best)]
 
@@ -475,9 +627,10 @@ def _check_pipeline_arguments(image_size, channels, batch_size, augment, preproc
         raise ValueError(f"`channels` must be 1 or 3. Received: {channels!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"`batch_size` must be a positive integer. Received: {batch_size!r}")
-    unknown = set(augment) - set(AUGMENTATIONS)
+    unknown = set(augment) - set(AUGMENTATIONS) - set(BATCH_AUGMENTATIONS)
     if unknown:
-        raise ValueError(f"`augment` may hold {AUGMENTATIONS}. Received: {tuple(augment)}")
+        raise ValueError(f"`augment` may hold {AUGMENTATIONS + tuple(BATCH_AUGMENTATIONS)}. "
+                         f"Received: {tuple(augment)}")
     if preprocessing not in PREPROCESSING and not _is_mean_std(preprocessing):
         raise ValueError(
             f"`preprocessing` must be one of {PREPROCESSING}. Received: {preprocessing!r}"
@@ -506,10 +659,12 @@ def pipeline(
     Images are converted to ``channels`` (grayscale to RGB or back), resized to ``image_size``
     (or, with ``"crop"`` in ``augment``, resized to ``size / 0.875`` and cropped: at random in
     training, centrally otherwise), flipped at random in training with ``"flip"``, then
-    preprocessed (:func:`preprocess`). ``num_classes`` makes the labels one-hot. In training,
-    examples are shuffled and the last partial batch is dropped; with ``epochs`` the result is
-    one stream of the epochs ``start_epoch .. epochs - 1`` (fit it with ``steps_per_epoch``).
-    A source that fits in memory (``cache="auto"``: fixed-size images up to
+    preprocessed (:func:`preprocess`). ``num_classes`` makes the labels one-hot; with them,
+    ``"mixup"`` and ``"cutmix"`` in ``augment`` mix training batches with Keras' ``MixUp`` and
+    ``CutMix`` layers (seeded, but drawn from the layers' own state, not from the epoch). In
+    training, examples are shuffled and the last partial batch is dropped; with ``epochs`` the
+    result is one stream of the epochs ``start_epoch .. epochs - 1`` (fit it with
+    ``steps_per_epoch``). A source that fits in memory (``cache="auto"``: fixed-size images up to
     :data:`CACHE_BYTES`) is held there and each epoch is a permutation and augmentation drawn
     from ``(seed, epoch)`` alone, so a run resumed at an epoch sees exactly the batches it
     would have seen; ``steps_per_epoch`` cuts each epoch short. Other sources stream through
@@ -519,6 +674,10 @@ def pipeline(
     size = tuple(int(s) for s in np.broadcast_to(image_size, (2,)))
     augment = tuple(augment or ())
     _check_pipeline_arguments(size, channels, batch_size, augment, preprocessing)
+    mixing = [BATCH_AUGMENTATIONS[a](seed=seed) for a in augment if a in BATCH_AUGMENTATIONS]
+    if mixing and num_classes is None:
+        raise ValueError(f"`augment` {tuple(augment)} mixes labels: it needs one-hot labels "
+                         "(`num_classes`).")
     crop, flip = "crop" in augment, "flip" in augment
     base = source.dataset
     in_memory = _fits_in_memory(source, cache)
@@ -571,7 +730,17 @@ def pipeline(
         stream = stream.repeat(repeats).enumerate(start=start_epoch * n)
         stream = stream.map(_unpacked(augmented), num_parallel_calls=tf.data.AUTOTUNE)
         batches = stream.batch(batch_size, drop_remainder=True)
-    return batches.map(finish, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    batches = batches.map(finish, num_parallel_calls=tf.data.AUTOTUNE)
+    if mixing:
+        @tf.autograph.experimental.do_not_convert
+        def mix(images, labels):
+            for layer in mixing:
+                mixed = layer({"images": images, "labels": labels})
+                images, labels = mixed["images"], mixed["labels"]
+            return images, labels
+
+        batches = batches.map(mix)
+    return batches.prefetch(tf.data.AUTOTUNE)
 
 
 def _unpacked(function):
@@ -612,15 +781,18 @@ def datasets(
     download=True,
     train_split="train",
     eval_split=None,
+    validation_split=VALIDATION_SPLIT,
 ):
     """The train and test pipelines of a dataset for a model, as :class:`Data`.
 
     ``augment=None`` picks :func:`default_augment`. ``eval_split=None`` is :func:`test_split`.
-    Labels are one-hot when ``one_hot`` (for label smoothing). See :func:`pipeline`.
+    ``validation_split`` is the evaluation share of a folder in Keras' class/image layout
+    (:func:`load`). Labels are one-hot when ``one_hot`` (for label smoothing). See
+    :func:`pipeline`.
     """
-    train = load(name, train_split, data_dir=data_dir, download=download)
-    test = load(name, eval_split or test_split(name, data_dir), data_dir=data_dir,
-                download=download)
+    where = dict(data_dir=data_dir, download=download, validation_split=validation_split)
+    train = load(name, train_split, **where)
+    test = load(name, eval_split or test_split(name, data_dir), **where)
     if augment is None:
         augment = default_augment(train)
     steps = train.num_examples // batch_size
@@ -647,6 +819,7 @@ def datasets(
         num_train=train.num_examples,
         num_test=test.num_examples,
         image_shape=train.image_shape,
+        class_names=train.class_names,
     )
 
 

@@ -126,6 +126,7 @@ class Recipe:
         elif self.schedule == "exponential":
             rate = schedules.ExponentialDecay(lr, steps(self.decay_every), self.gamma, True)
         elif self.schedule == "cosine":
+            warmup = min(warmup, total - 1)  # a one-step run: no warm-up, one decay step
             return schedules.CosineDecay(
                 0.0 if warmup else lr, total - warmup, warmup_target=lr if warmup else None,
                 warmup_steps=warmup,

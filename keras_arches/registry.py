@@ -258,27 +258,31 @@ class ArchModel(keras.Model):
     """A functional ``keras.Model`` that knows which registered builder made it.
 
     ``arch`` is the registry name, ``checkpoint`` the weights it was built with (None for
-    random initialisation) and ``variant`` its layout (None: the default); all are part of the
-    config, so they survive ``.keras`` saving and a ``safe_mode=True`` reload. Everything else
-    is a plain functional model.
+    random initialisation; its card gives the input preprocessing) and ``variant`` its layout
+    (None: the default). ``class_names`` are the names of its classes where they are not the
+    checkpoint's own: a fine-tuned model's folder names, in class order (None: the checkpoint's,
+    see :func:`keras_arches.data.class_names`). All four are part of the config, so they
+    survive ``.keras`` saving and a ``safe_mode=True`` reload. Everything else is a plain
+    functional model.
     """
 
-    def __init__(self, *args, arch=None, checkpoint=None, variant=None, **kwargs):
+    _FACTS = ("arch", "checkpoint", "variant", "class_names")
+
+    def __init__(self, *args, arch=None, checkpoint=None, variant=None, class_names=None,
+                 **kwargs):
         super().__init__(*args, **kwargs)
         self.arch = arch
         self.checkpoint = checkpoint
         self.variant = variant
+        self.class_names = None if class_names is None else [str(n) for n in class_names]
 
     def get_config(self):
-        return {
-            **super().get_config(), "arch": self.arch, "checkpoint": self.checkpoint,
-            "variant": self.variant,
-        }
+        return {**super().get_config(), **{key: getattr(self, key) for key in self._FACTS}}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        facts = {key: config.pop(key, None) for key in ("arch", "checkpoint", "variant")}
+        facts = {key: config.pop(key, None) for key in cls._FACTS}
         model = super().from_config(config, custom_objects)
         for key, value in facts.items():
             setattr(model, key, value)
@@ -287,10 +291,10 @@ class ArchModel(keras.Model):
 
 def with_outputs(model, outputs):
     """A model on ``model``'s layers (weights shared) with other ``outputs``; an
-    :class:`ArchModel` keeps its ``arch``, ``checkpoint`` and ``variant``."""
+    :class:`ArchModel` keeps its ``arch``, ``checkpoint``, ``variant`` and ``class_names``."""
     if isinstance(model, ArchModel):
-        return ArchModel(model.input, outputs, name=model.name, arch=model.arch,
-                         checkpoint=model.checkpoint, variant=model.variant)
+        return ArchModel(model.input, outputs, name=model.name,
+                         **{key: getattr(model, key) for key in ArchModel._FACTS})
     return keras.Model(model.input, outputs, name=model.name)
 
 

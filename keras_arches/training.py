@@ -250,6 +250,21 @@ class _BackupAndRestore(keras.callbacks.BackupAndRestore):
 # -- the run ------------------------------------------------------------------------------
 
 
+def write_atomically(path, write):
+    """``write(temporary_path)``, then the file renamed to ``path`` in one step: a run killed
+    while writing leaves the previous file (or none), never a partial one. The temporary name
+    keeps ``path``'s suffixes (Keras checks ``.keras`` and ``.weights.h5``)."""
+    folder, base = os.path.split(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    temporary = os.path.join(folder, f".partial-{os.getpid()}-{base}")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
 def plot_history(csv_path, png_path):
     """Writes the loss and accuracy curves of a ``history.csv`` to a PNG (matplotlib Agg)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -383,6 +398,8 @@ def train(
     callbacks=(),
     verbose="auto",
     data_dir=None,
+    validation_split=data_lib.VALIDATION_SPLIT,
+    keep_every_epoch=False,
 ):
     """Trains a model with its paper's recipe and returns a :class:`TrainResult`.
 
@@ -403,7 +420,10 @@ def train(
     (:func:`op_determinism`), so that a
     run killed and resumed (``resume=True`` restores ``run_dir/backup``) ends with the weights
     of an uninterrupted one. ``save_path`` also writes the inference model (auxiliary heads
-    stripped); :func:`keras_arches.export_all` exports ``result.model``.
+    stripped); :func:`keras_arches.export_all` exports ``result.model``. ``run_dir/checkpoints``
+    keeps ``last.keras`` and ``best.keras`` (lowest validation loss), or one file per epoch
+    with ``keep_every_epoch``. ``validation_split`` is the evaluation share of an image folder
+    in Keras' class/image layout (:func:`keras_arches.data.load`).
     """
     started = time.perf_counter()
     _positive("epochs", epochs)
@@ -434,7 +454,7 @@ def train(
     epochs = epochs or recipe.epochs
     batch_size = batch_size or recipe.batch_size
 
-    source = data_lib.load(dataset, "train", data_dir=data_dir)
+    source = data_lib.load(dataset, "train", data_dir=data_dir, validation_split=validation_split)
     if isinstance(model, str):
         name, kwargs, input_shape = _model_spec(model, options, input_shape, source)
     else:
@@ -469,10 +489,11 @@ def train(
                 batch_size=batch_size, preprocessing=preprocessing,
                 augment=_augment(recipe, augment, source), seed=seed,
                 epochs=epochs, start_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
-                data_dir=data_dir,
+                data_dir=data_dir, validation_split=validation_split,
             )
             steps = data.steps_per_epoch
             _compile(net, recipe, steps, batch_size, epochs, jit)
+        _name_classes(net, data.class_names)
         train_data, test_data = data.train, data.test
         if num_outputs > 1:
             train_data, test_data = (_labels_per_output(d, num_outputs)
@@ -481,7 +502,8 @@ def train(
             test_data = test_data.take(test_steps)
         history_csv = os.path.join(run_dir, "history.csv")
         run_callbacks = [
-            *_run_callbacks(run_dir, backup_dir, history_csv, initial_epoch > 0),
+            *_run_callbacks(run_dir, backup_dir, history_csv, initial_epoch > 0,
+                            keep_every_epoch),
             *recipe.callbacks(epochs),
             *callbacks,
         ]
@@ -512,6 +534,14 @@ def train(
     )
 
 
+def _name_classes(net, names):
+    """A builder's model trained on data with class names records them (``class_names``), so
+    that its predictions and exports name its classes; names it already has are kept."""
+    if (names and isinstance(net, registry.ArchModel) and not net.class_names
+            and net.outputs[0].shape[-1] == len(names)):
+        net.class_names = list(names)
+
+
 def _compile(net, recipe, steps_per_epoch, batch_size, epochs, jit_compile):
     """Compiles with the recipe: optimizer and schedule, smoothed loss per output, aux weights."""
     outputs = len(net.outputs)
@@ -525,13 +555,22 @@ def _compile(net, recipe, steps_per_epoch, batch_size, epochs, jit_compile):
     )
 
 
-def _run_callbacks(run_dir, backup_dir, history_csv, resumed):
-    """Backup, per-epoch checkpoints, NaN stop, CSV and TensorBoard logs."""
+def _run_callbacks(run_dir, backup_dir, history_csv, resumed, keep_every_epoch):
+    """Backup, the last and best checkpoints (or one per epoch), NaN stop, CSV and
+    TensorBoard logs."""
+    folder = os.path.join(run_dir, "checkpoints")
+    if keep_every_epoch:
+        every = os.path.join(folder, "epoch_{epoch:03d}.keras")
+        checkpoints = [keras.callbacks.ModelCheckpoint(every)]
+    else:
+        checkpoints = [
+            keras.callbacks.ModelCheckpoint(os.path.join(folder, "last.keras")),
+            keras.callbacks.ModelCheckpoint(os.path.join(folder, "best.keras"), monitor="val_loss",
+                                            save_best_only=True),
+        ]
     return [
         _BackupAndRestore(backup_dir),
-        keras.callbacks.ModelCheckpoint(
-            os.path.join(run_dir, "checkpoints", "epoch_{epoch:03d}.keras")
-        ),
+        *checkpoints,
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.CSVLogger(history_csv, append=resumed),
         keras.callbacks.TensorBoard(

@@ -102,6 +102,42 @@ def test_random_crops_and_flips_only_in_training():
     assert x.shape == (1000, 28, 28, 1) and np.bincount(y.numpy()).tolist() == [100] * 10
 
 
+def _batch(augment):
+    source = data.load(data.EMBEDDED, "test")
+    pipeline = data.pipeline(source, training=True, seed=3, image_size=28, channels=1,
+                             batch_size=8, preprocessing="unit", augment=augment, num_classes=10)
+    x, y = next(iter(pipeline))
+    return x.numpy(), y.numpy()
+
+
+def test_mixup_and_cutmix_mix_batches_and_labels_alike():
+    x, y = _batch(())
+    mixed_x, mixed_y = _batch(("mixup",))
+    np.testing.assert_allclose(mixed_y.sum(-1), 1.0, rtol=1e-5)
+    assert (mixed_y.max(-1) < 1).any()
+    for i in range(8):  # x_i' = l x_i + (1 - l) x_j with the labels' own l, for some j
+        fits = []
+        for j in range(8):
+            if j == i:
+                continue
+            share = mixed_y[i, y[i].argmax()] if y[i].argmax() != y[j].argmax() else None
+            if share is not None:
+                fits.append(np.abs(mixed_x[i] - (share * x[i] + (1 - share) * x[j])).max())
+        assert not fits or min(fits) < 1e-4 or np.allclose(mixed_x[i], x[i], atol=1e-4), i
+    cut_x, cut_y = _batch(("cutmix",))
+    np.testing.assert_allclose(cut_y.sum(-1), 1.0, rtol=1e-5)
+    for i in range(8):  # every pixel is the image's own or one other image's
+        own = np.isclose(cut_x[i], x[i], atol=1e-6)
+        assert any(np.allclose(cut_x[i][~own], x[j][~own], atol=1e-6) for j in range(8)), i
+    assert not np.allclose(cut_x, x)
+    with pytest.raises(ValueError, match=r"mixes labels: it needs one-hot labels"):
+        data.pipeline(data.load(data.EMBEDDED, "test"), training=True, image_size=28,
+                      channels=1, batch_size=8, augment=("mixup",))
+    with pytest.raises(ValueError, match=r"`augment` may hold \('crop', 'flip', 'mixup', "):
+        data.pipeline(data.load(data.EMBEDDED, "test"), training=True, image_size=28,
+                      channels=1, batch_size=8, augment=("rotate",))
+
+
 def test_tfds_path_on_mock_data():
     import tensorflow_datasets as tfds
 
@@ -145,7 +181,8 @@ def test_image_folder(tmp_path):
     for x, y in batches + list(loaded.test):
         # ImageFolder sorts label names: blue is 0, red is 1.
         np.testing.assert_allclose(x.numpy()[..., 0].mean((1, 2)), y.numpy(), atol=1e-5)
-    with pytest.raises(ValueError, match="splits"):
+    with pytest.raises(ValueError, match=r"has the splits \['test', 'train'\]. Received: "
+                                         r"split='validation'"):
         data.load(root, "validation")
 
 
@@ -155,7 +192,8 @@ def test_image_folder(tmp_path):
         (lambda: data.load("no_such_dataset_name"), "Unknown dataset 'no_such_dataset_name'"),
         (lambda: data.embedded_split("val"), "splits 'train', 'test' and 'all'"),
         (lambda: data.embedded_mnist(preprocessing="zscore"), "`preprocessing` must be one of"),
-        (lambda: data.embedded_mnist(augment=("mixup",)), "`augment` may hold"),
+        (lambda: data.embedded_mnist(augment=("rotate",)), "`augment` may hold"),
+        (lambda: data.embedded_mnist(augment=("mixup",)), "mixes labels: it needs one-hot"),
         (lambda: data.embedded_mnist(channels=2), "`channels` must be 1 or 3"),
         (lambda: data.embedded_mnist(preprocessing="torch"), "needs 3-channel images"),
         (lambda: data.datasets(image_size=28, channels=1, batch_size=5000), "larger than"),
@@ -171,3 +209,14 @@ def test_export_module_reads_the_embedded_test_split():
 
     x, y = next(iter(named_dataset("embedded_mnist", labels=True)))
     assert x.shape[1:] == (28, 28, 1) and y.dtype == tf.int64
+
+
+def test_tensorflow_datasets_can_prepare_a_dataset(tmp_path):
+    """tensorflow-datasets 4.9 imports importlib_resources (undeclared, tensorflow/datasets
+    #11212) where it prepares a dataset; the package declares it, so a fresh install gets as
+    far as the download. ``code_path`` is the first step of ``download_and_prepare`` that
+    needs it, and it needs no network."""
+    import tensorflow_datasets as tfds
+
+    builder = type(tfds.builder("cifar10", data_dir=str(tmp_path)))
+    assert builder.code_path.name == "cifar.py"

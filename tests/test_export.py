@@ -1,16 +1,19 @@
 """Mobile export: every artefact is reloaded by an independent runtime and compared with Keras."""
 
 import json
+import math
 import os
+import re
 import warnings
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 import keras_arches
-from keras_arches import registry
+from keras_arches import cli, data, registry
 from keras_arches.exporting import (
     FORMATS,
     ExportCheckError,
@@ -27,7 +30,7 @@ from keras_arches.layers import FireModule, LocalResponseNormalization, SqueezeE
 SHAPE = (32, 32, 3)
 
 
-def lrn_group_fire_se_model(classes=10, name="small"):
+def lrn_group_fire_se_model(classes=10, name="small", activation="softmax"):
     """A small functional net through every custom layer that reaches the export path."""
     inputs = keras.Input(SHAPE, name="image")
     x = keras.layers.Conv2D(32, 3, strides=2, activation="relu", name="conv1")(inputs)
@@ -37,7 +40,7 @@ def lrn_group_fire_se_model(classes=10, name="small"):
     x = SqueezeExcite(8, name="se")(x)
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
     x = keras.layers.Dense(128, activation="relu", name="fc")(x)
-    outputs = keras.layers.Dense(classes, activation="softmax", name="predictions")(x)
+    outputs = keras.layers.Dense(classes, activation=activation, name="predictions")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -117,7 +120,7 @@ def test_unwritable_paths_are_refused(tmp_path):
 
 def test_full_integer_needs_a_representative_dataset_of_the_input_shape(tmp_path):
     model = lrn_group_fire_se_model()
-    with pytest.raises(ValueError, match="pass representative_data"):
+    with pytest.raises(ValueError, match="pass --calibration-data FOLDER.*representative_data="):
         export(model, tmp_path / "m.tflite", format="tflite_int8")
     wrong = np.zeros((4, 28, 28, 1), "float32")
     with pytest.raises(ValueError, match=r"shape \(4, 28, 28, 1\).*samples of shape \(32, 32, 3\)"):
@@ -136,8 +139,8 @@ def test_every_dataset_form_gives_the_same_samples():
         lambda: ([sample[None]] for sample in images),  # TFLite's representative-dataset form
         list(images),
     ]
-    for data in forms:
-        np.testing.assert_array_equal(collect_samples(data, SHAPE, 7), images[:7])
+    for form in forms:
+        np.testing.assert_array_equal(collect_samples(form, SHAPE, 7), images[:7])
     one_hot = tf.data.Dataset.from_tensor_slices((images, np.eye(10)[labels])).batch(4)
     x, y = collect_samples(one_hot, SHAPE, 10, labels=True)
     np.testing.assert_array_equal(y, labels)  # one-hot labels become class indices
@@ -490,3 +493,175 @@ def test_onnx_without_its_extra_says_how_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(ImportError, match=r"pip install 'keras-arches\[onnx\]'"):
         export(lrn_group_fire_se_model(), tmp_path / "m.onnx", format="onnx", verbose=False)
+
+
+# --- what an app needs: labels, preprocessing, uint8 input, calibration images ------------
+
+
+def test_app_files_follow_the_checkpoint_card_and_saved_model_holds_weights_once(tmp_path):
+    model = keras_arches.ResNet18(weights=None, input_shape=(64, 64, 3))
+    model.checkpoint = "a1_in1k"  # what weights="a1_in1k" records, without the download
+    report = export_all(model, tmp_path, ["saved_model"], check_samples=2, latency_runs=1,
+                        verbose=False)
+    card = keras_arches.model_info("resnet18.a1_in1k").checkpoint_for("a1_in1k")
+    labels = (tmp_path / "labels.txt").read_text().splitlines()
+    assert (card.dataset, card.classes) == ("imagenet-1k", len(labels))
+    assert labels == [name for _, name in data.imagenet_classes()]
+    config = json.loads((tmp_path / "preprocessing.json").read_text())
+    assert config["input_size"] == [64, 64, 3] and config["input_dtype"] == "float32"
+    # timm's eval transform: the shorter side to floor(size / crop_pct), then the centre crop.
+    assert config["resize"] == math.floor(64 / card.crop_pct) == data.eval_transform(model).resize
+    assert config["center_crop"] == [64, 64]
+    assert config["interpolation"] == card.interpolation == "bicubic"
+    assert config["channel_order"] == "RGB" and not config["preprocessing_included"]
+    np.testing.assert_allclose(config["mean"], np.multiply(card.mean, 255), rtol=1e-6)
+    np.testing.assert_allclose(config["std"], np.multiply(card.std, 255), rtol=1e-6)
+    # An app that follows the file feeds the model what the package's own pipeline feeds it.
+    pixels = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3))
+    by_file = (pixels - np.array(config["mean"])) / np.array(config["std"])
+    np.testing.assert_allclose(by_file, keras_arches.preprocess_input(pixels, model), atol=1e-5)
+    ends = [(edge - m) / s for m, s in zip(config["mean"], config["std"]) for edge in (0, 255)]
+    assert config["input_range"] == pytest.approx([min(ends), max(ends)], abs=1e-4)
+    # Each weight is stored once (Keras' model.export stored every weight twice).
+    weight_bytes = 4 * model.count_params()
+    variables = tmp_path / "resnet18_saved_model" / "variables"
+    stored = sum(f.stat().st_size for f in variables.glob("variables.data-*"))
+    assert abs(stored - weight_bytes) < 0.01 * weight_bytes
+    assert report["saved_model"].size_bytes < 1.05 * weight_bytes
+
+
+def test_a_model_without_class_names_or_card_gets_no_labels(tmp_path):
+    (tmp_path / "labels.txt").write_text("stale\n")
+    report = export_all(lrn_group_fire_se_model(), tmp_path, ["tflite_float32"], check_samples=4,
+                        latency_runs=1, verbose=False)
+    assert not (tmp_path / "labels.txt").exists()
+    assert report.app_files["labels.txt"].startswith("not written: the model records no class")
+    assert "labels.txt           not written" in report.table()
+    config = json.loads((tmp_path / "preprocessing.json").read_text())
+    assert config["input_size"] == [32, 32, 3] and config["mean"] is None
+    assert "preprocessing=" in config["note"]
+    saved = json.loads((tmp_path / "export_report.json").read_text())
+    assert saved["app_files"] == report.app_files and saved["skipped"] == {}
+
+
+@pytest.mark.parametrize("mode", ["tf", "torch", "caffe"])
+def test_preprocessing_json_is_keras_applications_preprocess_input(mode, tmp_path):
+    export_all(lrn_group_fire_se_model(), tmp_path, [], preprocessing=mode, check=False,
+               verbose=False)  # no formats: the app files only
+    config = json.loads((tmp_path / "preprocessing.json").read_text())
+    pixels = np.random.default_rng(1).uniform(0, 255, (2, 4, 4, 3)).astype("float32")
+    ordered = pixels[..., ::-1] if config["channel_order"] == "BGR" else pixels
+    by_file = (ordered - np.array(config["mean"])) / np.array(config["std"])
+    expected = keras.applications.imagenet_utils.preprocess_input(pixels.copy(), mode=mode)
+    np.testing.assert_allclose(by_file, expected, atol=1e-4)
+    assert config["channel_order"] == ("BGR" if mode == "caffe" else "RGB")
+    low, high = config["input_range"]
+    assert low <= expected.min() and expected.max() <= high
+
+
+@pytest.mark.parametrize("mode", ["torch", "caffe"])
+def test_included_preprocessing_takes_uint8_pixels(mode, tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    model = lrn_group_fire_se_model(activation=None)  # logits: a spread to compare against
+    report = export_all(model, tmp_path, ["tflite_float32", "onnx"], include_preprocessing=True,
+                        preprocessing=mode, check_samples=4, latency_runs=1, verbose=False)
+    assert report.passed
+    pixels = np.random.default_rng(7).integers(0, 256, (3, *SHAPE), dtype=np.uint8)
+    expected = keras_outputs(model, data.preprocess(pixels.astype("float32"), mode))
+    bound = 1e-4 * (expected.max() - expected.min())
+    interpreter = Interpreter(model_path=report["tflite_float32"].path)
+    interpreter.allocate_tensors()
+    details = interpreter.get_input_details()[0]
+    assert details["dtype"] == np.uint8 and list(details["shape"]) == [1, *SHAPE]
+    outputs = []
+    for image in pixels:
+        interpreter.set_tensor(details["index"], image[None])
+        interpreter.invoke()
+        outputs.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
+    assert np.abs(np.concatenate(outputs) - expected).max() <= bound
+    assert np.abs(onnxruntime_outputs(report["onnx"].path, pixels)[0] - expected).max() <= bound
+    config = json.loads((tmp_path / "preprocessing.json").read_text())
+    assert config["preprocessing_included"] and config["input_dtype"] == "uint8"
+    assert config["input_range"] == [0, 255] and config["channel_order"] == "RGB"
+
+
+def test_included_preprocessing_refuses_what_it_cannot_bake_or_feed(tmp_path):
+    model, path = lrn_group_fire_se_model(), tmp_path / "m.tflite"
+    with pytest.raises(ValueError, match="not built by a keras_arches builder.*preprocessing="):
+        export(model, path, include_preprocessing=True)
+    with pytest.raises(ValueError, match="`preprocessing` must be one of"):
+        export(model, path, include_preprocessing=True, preprocessing="imagenet")
+    scaled = synthetic_images(SHAPE, 4) / 127.5 - 1.0
+    with pytest.raises(ValueError, match=r"uint8 pixels in \[0, 255\], but representative_data "
+                       r"holds values in \[-0\.99"):
+        export(model, path, format="tflite_int8", include_preprocessing=True, preprocessing="tf",
+               representative_data=scaled)
+    with pytest.raises(ValueError, match="--int8-io or --include-preprocessing"):
+        export(model, path, format="tflite_int8", include_preprocessing=True, preprocessing="tf",
+               representative_data=synthetic_images(SHAPE, 4), int8_io=True)
+
+
+def write_photos(folder, count, seed=0):
+    """``count`` random JPEGs of another size than the model's, spread over nested folders."""
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(count):
+        path = folder / ("a/b" if i % 2 else "") / f"{i}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)).save(path)
+        paths.append(str(path))
+    (folder / "notes.txt").write_text("not an image")
+    return sorted(paths)
+
+
+def test_int8_calibrates_on_an_image_folder(tmp_path):
+    model = keras_arches.LeNet5(weights="mnist")
+    paths = write_photos(tmp_path / "photos", 5)
+    report = export_all(model, tmp_path / "out", ["tflite_int8"], latency_runs=1, verbose=False,
+                        representative_data=tmp_path / "photos", calibration_samples=4)
+    result = report["tflite_int8"]
+    # The first 4 images in sorted order, loaded and scaled as the package does, calibrated
+    # the file and checked it.
+    assert result.passed and result.samples == 4
+    x = keras_arches.preprocess_input(data.load_images(paths[:4], model), model)
+    outputs, _ = tflite_outputs(result.path, x)
+    np.testing.assert_allclose(result.max_abs_diff,
+                               np.abs(outputs - keras_outputs(model, x)).max(), rtol=1e-5)
+    empty = tmp_path / "empty"
+    (empty / "sub").mkdir(parents=True)
+    (empty / "sub" / "notes.txt").write_text("")
+    with pytest.raises(ValueError, match=r"'.*empty' holds no images \(searched recursively for "
+                       r"\.jpeg, \.jpg, \.png, \.bmp, \.gif"):
+        export_all(model, tmp_path / "out", ["tflite_int8"], representative_data=empty)
+
+
+def test_cli_export_reports_progress_skipped_formats_and_app_files(tmp_path, capsys):
+    from ai_edge_litert.interpreter import Interpreter
+
+    keras_arches.LeNet5(weights="mnist").save(tmp_path / "lenet5.keras")
+    argv = ["export", str(tmp_path / "lenet5.keras"), "--output", str(tmp_path / "out"),
+            "--samples", "4"]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    formats = [f for f in FORMATS if f != "tflite_int8"]
+    for step, format in enumerate(formats, 1):
+        assert f"[{step}/5] {format}: writing and checking\n" in printed
+        assert re.search(rf"\[{step}/5\] {format}: ok, \d+\.\d s\n", printed)
+    assert printed.index("[5/5] onnx: ok") < printed.index("keras (reference)")
+    assert ("tflite_int8          skipped: needs calibration images: pass --calibration-data "
+            "FOLDER (representative_data= in Python)") in printed
+    report = json.loads((tmp_path / "out" / "export_report.json").read_text())
+    assert [r["format"] for r in report["results"]] == formats
+    assert list(report["skipped"]) == ["tflite_int8"]
+    assert (tmp_path / "out" / "labels.txt").read_text() == "".join(f"{d}\n" for d in range(10))
+    # Asked for by name, int8 without calibration data names the command's flag.
+    assert cli.main([*argv, "--format", "tflite_int8"]) == 2
+    assert "pass --calibration-data FOLDER" in capsys.readouterr().err
+    write_photos(tmp_path / "photos", 3)
+    assert cli.main([*argv, "--format", "tflite_int8", "--include-preprocessing",
+                     "--calibration-data", str(tmp_path / "photos")]) == 0
+    interpreter = Interpreter(model_path=str(tmp_path / "out" / "lenet5_tflite_int8.tflite"))
+    assert interpreter.get_input_details()[0]["dtype"] == np.uint8
+    config = json.loads((tmp_path / "out" / "preprocessing.json").read_text())
+    assert config["preprocessing_included"] and config["channel_order"] == "L"

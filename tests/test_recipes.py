@@ -72,6 +72,8 @@ def test_schedules_keep_the_papers_shape_at_any_length():
     cos = cosine.schedule_for(steps_per_epoch=10, batch_size=256)
     assert _lr(cos, 10) == pytest.approx(0.1) and _lr(cos, 100) == pytest.approx(0, abs=1e-6)
     assert _lr(cos, 55) == pytest.approx(0.05, rel=1e-3)
+    one_step = cosine.schedule_for(steps_per_epoch=1, batch_size=256, epochs=1)  # no warm-up
+    assert _lr(one_step, 0) == pytest.approx(0.1) and _lr(one_step, 1) == pytest.approx(0)
     plateau = RECIPES["vgg"]
     (callback,) = plateau.callbacks(epochs=74)
     assert (callback.factor, callback.patience) == (0.1, 5)

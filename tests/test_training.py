@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import assert_same_weights
 
 from keras_arches import recipes, training
 
@@ -101,7 +102,17 @@ def test_run_directory(tmp_path):
     run = tmp_path / "run"
     saved = tmp_path / "saved" / "lenet5.keras"
     result = training.train("lenet5", run_dir=str(run), save_path=str(saved), **LENET, **TINY)
-    assert sorted(os.listdir(run / "checkpoints")) == ["epoch_001.keras", "epoch_002.keras"]
+    # The last and the best (lowest validation loss) epochs, not one file per epoch.
+    assert sorted(os.listdir(run / "checkpoints")) == ["best.keras", "last.keras"]
+    last = keras.saving.load_model(run / "checkpoints" / "last.keras")
+    assert_same_weights(last, result.model)
+    losses = result.history["val_loss"]
+    best = keras.saving.load_model(run / "checkpoints" / "best.keras")
+    if losses[-1] < losses[0]:
+        assert_same_weights(best, result.model)
+    else:
+        assert any(not np.array_equal(a, b) for a, b in zip(best.get_weights(),
+                                                           result.model.get_weights()))
     assert not (run / "backup").exists()  # a finished run leaves no backup
     rows = (run / "history.csv").read_text().strip().splitlines()
     assert rows[0].startswith("epoch") and len(rows) == 3
@@ -112,8 +123,15 @@ def test_run_directory(tmp_path):
     x, _ = next(iter(training.data_lib.embedded_mnist(batch_size=4)))
     for path in (result.model_path, str(saved)):
         loaded = keras.saving.load_model(path)
+        assert loaded.class_names == [str(digit) for digit in range(10)]  # MNIST's labels
         np.testing.assert_allclose(loaded.predict(x, verbose=0),
                                    result.model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_keep_every_epoch(tmp_path):
+    training.train("lenet5", run_dir=str(tmp_path), keep_every_epoch=True, **LENET, **TINY)
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["epoch_001.keras",
+                                                             "epoch_002.keras"]
 
 
 def test_terminate_on_nan(tmp_path):

@@ -6,7 +6,7 @@ import keras
 import keras_tuner
 import numpy as np
 import pytest
-from conftest import keras_accuracy
+from conftest import FOLDERS, keras_accuracy, photo_folder
 
 import keras_arches
 from keras_arches import data, tuning
@@ -166,3 +166,13 @@ def test_cli_tune_writes_the_table_and_the_best_model(tmp_path, capsys):
     assert keras.saving.load_model(tmp_path / "best.keras").count_params() > 0
     with pytest.raises(SystemExit):  # argparse: an unknown oracle is a usage error
         cli.main(["tune", "resnext", "--oracle", "grid"])
+
+
+def test_search_reads_an_image_folder_in_keras_layout(tmp_path):
+    """The tuner takes the same folders as train and finetune (here Keras' class/image one)."""
+    root = photo_folder(tmp_path / "photos", per_class=6)
+    rows, best = tuning.search("squeezenet", dataset=root, max_trials=1, epochs=1,
+                               steps_per_epoch=1, batch_size=4, output_dir=tmp_path / "out")
+    assert len(rows) == 1 and rows[0]["status"] == "COMPLETED"
+    model = keras.saving.load_model(best)
+    assert model.output_shape == (None, len(FOLDERS))

@@ -8,9 +8,13 @@ the comparison (max |delta|, top-1 agreement, file size, latency on this CPU) is
 :class:`ExportReport`, printed as a table and saved as JSON. Export needs the TensorFlow
 backend; under JAX or PyTorch :func:`check_backend` raises a ValueError that says what to do.
 
+``export_all`` also writes what an app needs beside the files: ``labels.txt`` and
+``preprocessing.json`` (:mod:`.app`); with ``include_preprocessing=True`` the files take uint8
+pixels and apply the model's normalisation themselves.
+
 Modules: :mod:`.prepare` (the model that is exported), :mod:`.saved_model`, :mod:`.litert`
-and :mod:`.onnx` (writing and running the files), :mod:`.checks` (samples, comparisons, bounds) and
-:mod:`.report`.
+and :mod:`.onnx` (writing and running the files), :mod:`.checks` (samples, comparisons, bounds),
+:mod:`.app` (labels, preprocessing) and :mod:`.report`.
 """
 
 import dataclasses
@@ -18,10 +22,14 @@ import importlib.util
 import os
 import shutil
 import tempfile
+import time
 import warnings
 
 import keras
+import numpy as np
 
+from keras_arches import data
+from keras_arches.exporting.app import scaling_for, with_preprocessing, write_app_files
 from keras_arches.exporting.checks import (
     FLOAT16_MIN_AGREEMENT,
     FLOAT32_TOLERANCE,
@@ -29,6 +37,7 @@ from keras_arches.exporting.checks import (
     accuracy,
     collect_samples,
     compare,
+    folder_images,
     keras_runner,
     latency_ms,
     named_dataset,
@@ -58,6 +67,12 @@ FORMATS = {
     "onnx": f"ONNX (opset {ONNX_OPSET}), float32, dynamic batch, checked with ONNX Runtime",
 }
 _SUFFIXES = {"saved_model": "", "onnx": ".onnx"}  # else ".tflite"
+_ONNX_MODULES = ("onnx", "onnxruntime", "tf2onnx")
+# Why export_all leaves a format out by default, and what brings it in (CLI flag, Python option).
+_NEEDS_CALIBRATION = (
+    "needs calibration images: pass --calibration-data FOLDER (representative_data= in Python)"
+)
+_NEEDS_ONNX = "needs the onnx extra: pip install 'keras-arches[onnx]'"
 
 
 class ExportCheckError(RuntimeError):
@@ -68,9 +83,16 @@ class ExportCheckError(RuntimeError):
 class ExportOptions:
     """The keyword options of :func:`export` and :func:`export_all`.
 
-    - ``representative_data``: calibration inputs for ``tflite_int8`` (a ``tf.data.Dataset``,
-      array, iterable/generator of input batches or ``(x, y)`` pairs, or a callable returning
-      one); ``calibration_samples`` of them are used.
+    - ``representative_data``: calibration inputs for ``tflite_int8``: a folder of images (found
+      recursively: .jpg, .jpeg, .png, .bmp, .gif; sized by :func:`keras_arches.data.load_images`
+      and scaled as the model's inputs are), or a ``tf.data.Dataset``, array, iterable/generator
+      of input batches or ``(x, y)`` pairs, or a callable returning one; ``calibration_samples``
+      of them are used.
+    - ``include_preprocessing``: bake the model's normalisation (not the resize) into the files,
+      which then take uint8 pixels (RGB, or grey) at the input size; the Keras reference is the
+      same wrapper. Array data (representative, check, labelled) is then pixels in [0, 255].
+    - ``preprocessing``: the scaling mode of the inputs (see :func:`keras_arches.data.
+      preprocess`) where the model's card does not give it (a model no builder made).
     - ``select_tf_ops``: allow TensorFlow (Flex) ops in the ``.tflite`` files, with a warning;
       by default only TFLite builtins are.
     - ``check``: load each artefact back and compare it with Keras on ``check_samples`` inputs
@@ -84,7 +106,7 @@ class ExportOptions:
       written); else the result is only flagged.
     - ``latency_runs``: batch-1 calls timed per artefact; ``num_threads``: interpreter threads.
     - ``report_path``: where the JSON report goes, ``"auto"`` (next to the files) or None.
-    - ``verbose``: print the report table.
+    - ``verbose``: print each format as it is written, with its time, and the report table.
     """
 
     representative_data: object = None
@@ -101,6 +123,8 @@ class ExportOptions:
     num_threads: int = None
     report_path: str = "auto"
     verbose: bool = True
+    include_preprocessing: bool = False
+    preprocessing: object = None
 
     @classmethod
     def of(cls, function, options):
@@ -138,14 +162,19 @@ def export_all(model, directory, formats=None, **options):
     Files are named ``{model.name}_{format}.tflite`` (``{model.name}_saved_model/`` for the
     SavedModel, ``{model.name}_onnx.onnx``). ``formats`` (a list or a comma-separated string)
     defaults to every format of :data:`FORMATS`, ``tflite_int8`` only when
-    ``representative_data`` is given and ``onnx`` only when the ``onnx`` extra is installed.
-    ``options`` are those of :class:`ExportOptions`; see :func:`export` for what is checked.
-    The report is printed (``verbose``), saved to ``directory/export_report.json``
+    ``representative_data`` is given and ``onnx`` only when the ``onnx`` extra is installed;
+    the report lists a format left out as skipped, with what brings it in. Beside the files go
+    ``labels.txt`` (the model's class names, one a line in output order, where
+    :func:`keras_arches.data.class_names` knows them) and ``preprocessing.json`` (input size,
+    resize and centre crop, interpolation, channel order, mean and std in pixel units, the input's
+    value range and whether the files include the normalisation); ``formats=[]`` writes only
+    these two. ``options`` are those of :class:`ExportOptions`; see :func:`export` for what is
+    checked. The report is printed (``verbose``), saved to ``directory/export_report.json``
     (``report_path="auto"``) and returned.
     """
     check_backend()
     options = ExportOptions.of("export_all", options)
-    formats = _formats(formats, options)
+    formats, skipped = _formats(formats, options)
     directory = os.path.abspath(os.fspath(directory))
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise ValueError(f"Cannot export into {directory!r}: it is a file, not a folder.")
@@ -155,7 +184,8 @@ def export_all(model, directory, formats=None, **options):
         raise ValueError(
             f"Cannot create the output folder {directory!r}: {error.strerror}."
         ) from None
-    report = _export_checked(model, directory, formats, options)
+    report = _export_checked(model, directory, formats, options, app_files=True)
+    report.skipped = skipped
     return _finish(report, os.path.join(directory, "export_report.json"), options)
 
 
@@ -174,11 +204,12 @@ def export(model, path, format="tflite_float32", **options):
     match Keras to 1e-4 (relative to the output scale above 1) and float16 must agree on >= 99%
     of top-1 predictions, else :class:`ExportCheckError` (or a flagged result with
     ``strict=False``). Returns the :class:`ExportReport`, also printed and saved as
-    ``{path}.report.json`` by default.
+    ``{path}.report.json`` by default. With ``include_preprocessing`` the file takes uint8 pixels
+    and normalises them itself; :func:`export_all` also writes ``preprocessing.json``.
     """
     check_backend()
     options = ExportOptions.of("export", options)
-    formats = _formats([format], options)
+    formats, _ = _formats([format], options)
     path = _check_writable(path, format)
     with tempfile.TemporaryDirectory(dir=os.path.dirname(path), prefix=".export_") as scratch:
         report = _export_checked(model, scratch, formats, options)
@@ -193,13 +224,14 @@ def export(model, path, format="tflite_float32", **options):
 
 
 def _formats(formats, options):
+    """The formats to write, and ``{format: why it is left out}`` for those skipped by default."""
+    skipped = {}
     if formats is None:
-        skip = set()
         if options.representative_data is None:
-            skip.add("tflite_int8")
-        if not all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime", "tf2onnx")):
-            skip.add("onnx")
-        formats = [f for f in FORMATS if f not in skip]
+            skipped["tflite_int8"] = _NEEDS_CALIBRATION
+        if not all(importlib.util.find_spec(m) for m in _ONNX_MODULES):
+            skipped["onnx"] = _NEEDS_ONNX
+        formats = [f for f in FORMATS if f not in skipped]
     if isinstance(formats, str):
         formats = [f.strip() for f in formats.split(",") if f.strip()]
     for format in formats:
@@ -209,10 +241,18 @@ def _formats(formats, options):
             )
     if "tflite_int8" in formats and options.representative_data is None:
         raise ValueError(
-            "Format 'tflite_int8' calibrates activation ranges: pass representative_data "
-            "(a tf.data.Dataset, array or generator of input batches)."
+            "Format 'tflite_int8' calibrates activation ranges on sample inputs, and none were "
+            "given: pass --calibration-data FOLDER (a folder of images like the app's) to "
+            "keras-arches export, or representative_data= in Python (an image folder, a "
+            "tf.data.Dataset, an array or a generator of input batches)."
         )
-    return list(formats)
+    if "tflite_int8" in formats and options.int8_io and options.include_preprocessing:
+        raise ValueError(
+            "int8_io and include_preprocessing both set the input type of tflite_int8: with "
+            "the preprocessing included it takes uint8 pixels. Drop one of them (--int8-io or "
+            "--include-preprocessing)."
+        )
+    return list(formats), skipped
 
 
 def _check_writable(path, format):
@@ -255,9 +295,13 @@ class _Reference:
     accuracy: float = None
 
 
-def _export_checked(model, directory, formats, options):
-    """Writes ``formats`` of ``model`` into ``directory`` and checks each: the report."""
+def _export_checked(model, directory, formats, options, app_files=False):
+    """Writes ``formats`` of ``model`` into ``directory`` and checks each: the report. With
+    ``app_files``, ``labels.txt`` and ``preprocessing.json`` go beside them."""
     exported, input_shape = prepare_for_export(model)
+    scaling = scaling_for(model, options.preprocessing)
+    if options.include_preprocessing:
+        exported = with_preprocessing(exported, scaling)
     if options.select_tf_ops:
         warnings.warn(
             "select_tf_ops=True: the .tflite files may contain TensorFlow (Flex) ops, which the "
@@ -265,7 +309,7 @@ def _export_checked(model, directory, formats, options):
             "(several MB).",
             stacklevel=3,
         )
-    samples, x, labelled = _samples(input_shape, options)
+    samples, x, labelled = _samples(model, input_shape, scaling, options)
     report = ExportReport(model=exported.name, input_shape=input_shape, results=[])
     reference = None
     if options.check:
@@ -275,27 +319,44 @@ def _export_checked(model, directory, formats, options):
         if labelled is not None:
             reference.accuracy = report.keras_accuracy = top1_accuracy(keras_run, labelled)
     with tempfile.TemporaryDirectory(prefix="keras_arches_export_") as scratch:
-        batch1 = None
-        if any(f.startswith("tflite") for f in formats):
-            # Mobile runtimes run one image at a time: a static batch of 1 gives static shapes.
-            batch1 = os.path.join(scratch, "batch1")
-            write_saved_model(exported, batch1, batch_size=1)
-        for format in formats:
+        batch1 = os.path.join(scratch, "batch1")
+        for step, format in enumerate(formats, 1):
             suffix = _SUFFIXES.get(format, ".tflite")
             path = os.path.join(directory, f"{exported.name}_{format}{suffix}")
+            _progress(options, step, formats,
+                      "writing and checking" if options.check else "writing")
+            start = time.perf_counter()
+            if format.startswith("tflite") and not os.path.isdir(batch1):
+                # Mobile runtimes run one image at a time: a static batch of 1 gives static shapes.
+                write_saved_model(exported, batch1, batch_size=1)
             _write(exported, format, path, batch1, samples, options)
-            report.results.append(_check(format, path, reference, options))
+            result = _check(format, path, reference, options)
+            report.results.append(result)
+            status = "ok" if result.passed else "FAILED its check"
+            _progress(options, step, formats, f"{status}, {time.perf_counter() - start:.1f} s")
+    if app_files:
+        report.app_files = write_app_files(model, directory, scaling,
+                                           options.include_preprocessing)
     return report
 
 
-def _samples(input_shape, options):
-    """The calibration samples, the check inputs and the labelled ``(x, y)`` (or None)."""
+def _progress(options, step, formats, what):
+    if options.verbose:
+        print(f"[{step}/{len(formats)}] {formats[step - 1]}: {what}", flush=True)
+
+
+def _samples(model, input_shape, scaling, options):
+    """The calibration samples, the check inputs and the labelled ``(x, y)`` (or None), as the
+    exported model takes them: scaled float32, or uint8 pixels with the preprocessing included."""
     samples = labelled = None
-    if options.representative_data is not None:
-        samples = collect_samples(
-            options.representative_data, input_shape, options.calibration_samples,
-            "representative_data",
-        )
+    representative = options.representative_data
+    if isinstance(representative, (str, os.PathLike)):
+        samples = folder_images(representative, model, options.calibration_samples)
+        if not options.include_preprocessing:
+            samples = data.preprocess(samples, scaling.mode)
+    elif representative is not None:
+        samples = collect_samples(representative, input_shape, options.calibration_samples,
+                                  "representative_data")
     if options.labelled_data is not None:
         labelled = collect_samples(
             options.labelled_data, input_shape, options.accuracy_samples, "labelled_data",
@@ -309,7 +370,23 @@ def _samples(input_shape, options):
         x = samples[: options.check_samples]
     else:
         x = synthetic_images(input_shape, options.check_samples)
+    if options.include_preprocessing:
+        samples = None if samples is None else _pixels(samples, "representative_data")
+        labelled = None if labelled is None else (_pixels(labelled[0], "labelled_data"),
+                                                  labelled[1])
+        x = _pixels(x, "the check data")
     return samples, x, labelled
+
+
+def _pixels(x, what):
+    """``x`` as the uint8 pixels a model with its preprocessing included takes."""
+    low, high = float(np.min(x)), float(np.max(x))
+    if low < 0 or high > 255:
+        raise ValueError(
+            f"With include_preprocessing the model takes uint8 pixels in [0, 255], but {what} "
+            f"holds values in [{low:.4g}, {high:.4g}]: pass the images before preprocessing."
+        )
+    return np.round(x).astype("uint8")
 
 
 def _write(model, format, path, saved_model_dir, samples, options):

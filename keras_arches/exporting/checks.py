@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_arches import data
 from keras_arches.exporting.litert import TFLiteRunner
 from keras_arches.exporting.onnx import OnnxRunner
 from keras_arches.exporting.prepare import check_model
@@ -76,6 +77,36 @@ def collect_samples(data, input_shape, limit, what="data", labels=False):
     return x, y.astype("int64")
 
 
+def folder_images(folder, model, limit):
+    """Up to ``limit`` images under ``folder`` (found recursively, in sorted order), as
+    :func:`keras_arches.data.load_images` sizes them for ``model``: float32 in [0, 255]."""
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        raise ValueError(
+            f"No folder {folder!r} of calibration images (--calibration-data FOLDER, "
+            "representative_data= in Python): give a folder of images, or in Python a "
+            "tf.data.Dataset, an array or a generator of input batches."
+        )
+    paths = sorted(
+        os.path.join(root, name)
+        for root, _, names in os.walk(folder)
+        for name in names
+        if name.lower().endswith(data.IMAGE_EXTENSIONS)
+    )[:limit]
+    if not paths:
+        raise ValueError(
+            f"The folder {folder!r} holds no images (searched recursively for "
+            f"{', '.join(data.IMAGE_EXTENSIONS)} files). Add images like those the app will see."
+        )
+    if getattr(model, "arch", None) is None:
+        raise ValueError(
+            f"Cannot size the images of {folder!r} for {model.name!r}: it was not built by a "
+            "keras_arches builder, so no card says how its source resizes and crops images. "
+            "Pass representative_data as an array of inputs of the model's shape."
+        )
+    return data.load_images(paths, model)
+
+
 def synthetic_images(input_shape, count, seed=0):
     """Random images in [0, 255), the raw-pixel range keras.applications models take."""
     return np.random.default_rng(seed).uniform(0, 255, (count, *input_shape)).astype("float32")
@@ -88,8 +119,6 @@ def named_dataset(spec, labels=False):
     file holds input samples; a ``.npz`` file holds ``x`` (and ``y`` for labelled data).
     """
     if spec == "embedded_mnist":
-        from keras_arches import data
-
         dataset = data.embedded_mnist(split="test")
         return dataset if labels else dataset.map(_inputs)
     if spec.endswith((".npy", ".npz")):

@@ -103,8 +103,8 @@ class TFLiteRunner:
 
     def _invoke(self, sample):
         details = self._input
-        if np.issubdtype(details["dtype"], np.integer):
-            scale, zero_point = details["quantization"]
+        scale, zero_point = details["quantization"]
+        if np.issubdtype(details["dtype"], np.integer) and scale:  # quantized, not uint8 pixels
             info = np.iinfo(details["dtype"])
             sample = np.clip(np.round(sample / scale + zero_point), info.min, info.max)
         self._interpreter.set_tensor(details["index"], sample.astype(details["dtype"]))

@@ -17,10 +17,14 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from keras_arches.exporting.prepare import all_layers
+
 # Opset 17 (ONNX 1.12, 2022) runs on every ONNX Runtime since 1.13.
 ONNX_OPSET = 17
 _XLA_ATTRIBUTES = ("_XlaMustCompile", "_noinline")
 _CATCH_ERRORS = "TF2ONNX_CATCH_ERRORS"
+# ONNX Runtime's input types: float32, or uint8 pixels with the preprocessing included.
+_NUMPY_TYPES = {"tensor(float)": "float32", "tensor(uint8)": "uint8"}
 
 
 def onnx_modules():
@@ -43,7 +47,8 @@ def write_onnx(model, path):
     A ValueError names the layers whose TensorFlow ops have no ONNX form.
     """
     onnx, _ = onnx_modules()
-    spec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32, name="image")
+    spec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), model.inputs[0].dtype,
+                         name="image")
     try:
         with _without_graph_copies():
             _convert(model, spec, path, onnx)
@@ -61,7 +66,7 @@ def write_onnx(model, path):
 
 
 def _convert(model, spec, path, onnx):
-    if any(getattr(layer, "groups", 1) > 1 for layer in model.layers):
+    if any(getattr(layer, "groups", 1) > 1 for layer in all_layers(model)):
         _convert_inlined(model, spec, path)  # Keras' exporter would leave XLA functions
         return
     with _quiet_tf2onnx():  # it logs each op it cannot convert; write_onnx's error names them
@@ -139,7 +144,7 @@ def _foreign_nodes(model_proto):
 
 def _layer_of(node_name, model):
     """The Keras layer a graph node came from (``model_1/conv2_1/Op`` -> ``conv2``)."""
-    names = {layer.name for layer in model.layers}
+    names = {layer.name for layer in all_layers(model)}
     for part in node_name.split("/"):
         for candidate in (part, re.sub(r"_\d+$", "", part)):
             if candidate in names:
@@ -166,5 +171,5 @@ class OnnxRunner:
         self.input_shape = tuple(self._input.shape[1:])
 
     def __call__(self, x):
-        x = np.asarray(x, "float32")
+        x = np.asarray(x, _NUMPY_TYPES.get(self._input.type, "float32"))
         return self._session.run([self._output], {self._input.name: x})[0]

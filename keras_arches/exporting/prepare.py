@@ -30,7 +30,7 @@ def check_model(model):
             f"Cannot export {model.name!r}: it has no defined inputs/outputs (a subclassed or "
             "unbuilt model). Export a functional or Sequential model built on a keras.Input."
         )
-    lambdas = [layer.name for layer in _all_layers(model)
+    lambdas = [layer.name for layer in all_layers(model)
                if isinstance(layer, keras.layers.Lambda)]
     if lambdas:
         raise ValueError(
@@ -75,16 +75,17 @@ def float32_copy(model):
     return copy
 
 
-def _all_layers(model):
+def all_layers(model):
+    """Every layer of ``model``, those of nested models included."""
     for layer in model.layers:
         yield layer
         if hasattr(layer, "layers"):
-            yield from _all_layers(layer)
+            yield from all_layers(layer)
 
 
 def _is_mixed(model):
     return any(
-        layer.dtype_policy.compute_dtype in ("float16", "bfloat16") for layer in _all_layers(model)
+        layer.dtype_policy.compute_dtype in ("float16", "bfloat16") for layer in all_layers(model)
     )
 
 

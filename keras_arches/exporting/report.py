@@ -31,13 +31,19 @@ class ExportResult:
 
 @dataclasses.dataclass
 class ExportReport:
-    """The checks of every artefact exported from one model, with the Keras reference."""
+    """The checks of every artefact exported from one model, with the Keras reference.
+
+    ``skipped`` maps each format left out to why and how to include it; ``app_files`` maps
+    ``labels.txt`` and ``preprocessing.json`` to what they hold (or why one is missing).
+    """
 
     model: str
     input_shape: tuple
     results: list
     keras_latency_ms: float = None
     keras_accuracy: float = None
+    skipped: dict = dataclasses.field(default_factory=dict)
+    app_files: dict = dataclasses.field(default_factory=dict)
 
     @property
     def passed(self):
@@ -63,6 +69,8 @@ class ExportReport:
             "keras_accuracy": self.keras_accuracy,
             "passed": self.passed,
             "results": [dataclasses.asdict(result) for result in self.results],
+            "skipped": dict(self.skipped),
+            "app_files": dict(self.app_files),
         }
 
     def save(self, path):
@@ -94,6 +102,8 @@ class ExportReport:
                 f"{number(r.max_abs_diff, '11.2e')} {number(r.top1_agreement, '11.2%')} "
                 f"{number(r.accuracy, '8.2%')} {number(r.latency_ms, '8.2f')}ms  {status}"
             )
+        lines += [f"{format:20s} skipped: {reason}" for format, reason in self.skipped.items()]
+        lines += [f"{name:20s} {what}" for name, what in self.app_files.items()]
         return "\n".join(lines)
 
     def __str__(self):

@@ -101,6 +101,10 @@ def LeNet5(
                 f"for other classes. Received: classes={classes!r}"
             )
         variant, weights = "modern", MNIST_WEIGHTS
+        model = LeNet5(include_top, weights, input_tensor, input_shape, pooling, classes,
+                       classifier_activation, name, variant=variant)
+        model.class_names = [str(digit) for digit in range(10)] if include_top else None
+        return model
     variant = "1998" if variant is None else variant
     if variant not in VARIANTS:
         raise ValueError(f"`variant` must be one of {VARIANTS}. Received: variant={variant!r}")
