@@ -7,7 +7,7 @@ directory::
 
     run_dir/run_config.json      the resolved settings (precision, XLA, strategy, recipe, ...)
     run_dir/backup/              BackupAndRestore state: a killed run resumes from its last epoch
-    run_dir/checkpoints/         epoch_001.keras, ... one per epoch
+    run_dir/checkpoints/         last.keras and best.keras (or epoch_001.keras, ... one per epoch)
     run_dir/history.csv          per-epoch metrics; run_dir/history.png their curves
     run_dir/tensorboard/         TensorBoard logs
     run_dir/model.keras          the trained model (with its optimizer and auxiliary heads)
@@ -214,8 +214,8 @@ def backup_epoch(backup_dir):
     """
     metadata = os.path.join(backup_dir, "training_metadata.json")
     weights = os.path.join(backup_dir, "latest.weights.h5")
-    remedy = (f"Delete {backup_dir} to restart the run from epoch 0 (the per-epoch "
-              "checkpoints are kept).")
+    remedy = (f"Delete {backup_dir} to restart the run from epoch 0 (the checkpoints are "
+              "kept).")
     if not os.path.exists(metadata):
         return 0
     try:

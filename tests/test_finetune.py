@@ -8,11 +8,12 @@ weights and randomised batch norms served from a ``file://`` URL (tests/test_loa
 
 import json
 import os
+import shutil
 
 import keras
 import numpy as np
 import pytest
-from conftest import FOLDERS, parity_import, photo_folder
+from conftest import FOLDERS, assert_same_weights, parity_import, photo_folder
 from PIL import Image
 from test_loading import published  # noqa: F401  (the fixture)
 
@@ -175,3 +176,23 @@ def test_load_model_and_class_names(tmp_path):
         keras_arches.decode_predictions(np.ones((1, 3)) / 3, model=unnamed)
     config = json.loads(json.dumps(loaded.get_config()))
     assert config["class_names"] == lenet.class_names
+
+
+def test_a_run_killed_after_the_first_phase_resumes_in_the_second(tmp_path):
+    """The first phase's end is recorded atomically (head.weights.h5, then done.json); a rerun
+    starts from it, skips the phase, and ends with the weights of the uninterrupted run."""
+    root = photo_folder(tmp_path / "photos", per_class=4)
+
+    def run(name):
+        keras.utils.set_random_seed(0)
+        model = keras_arches.ResNet18(weights=None, input_shape=(32, 32, 3), classes=3)
+        return finetuning.finetune(
+            model, root, epochs=2, freeze_epochs=1, batch_size=4, steps_per_epoch=2,
+            run_dir=str(tmp_path / "run"), save_path=str(tmp_path / f"{name}.keras"), verbose=0)
+
+    whole = run("whole")
+    assert whole.head is not None
+    shutil.rmtree(tmp_path / "run" / "full")  # killed after the first phase ended
+    resumed = run("resumed")
+    assert resumed.head is None  # the first phase was not run again
+    assert_same_weights(resumed.model, whole.model)
