@@ -10,7 +10,6 @@ label smoothing 0.1, decoupled weight decay 0.05 as its AdamW fine-tuning runs u
 """
 
 import dataclasses
-import json
 import os
 
 import keras
@@ -191,7 +190,7 @@ def finetune(
                                   run_dir=head_dir, **common)
             training.write_atomically(os.path.join(head_dir, "head.weights.h5"),
                                       net.save_weights)
-            training.write_atomically(done, lambda path: _write_json(path, head.config))
+            training.write_json_atomically(done, head.config)
     _set_frozen(net, False)
     full = training.train(net, recipe=recipe, epochs=epochs - freeze_epochs,
                           run_dir=os.path.join(run_dir, "full"), **common)
@@ -205,7 +204,3 @@ def finetune(
               f"model {save_path}")
     return FineTuneResult(inference, head, full, names, save_path, full.test_accuracy)
 
-
-def _write_json(path, value):
-    with open(path, "w") as handle:
-        json.dump(value, handle, indent=2)

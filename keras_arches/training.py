@@ -207,44 +207,114 @@ def _read(name):
     """h5py visitor: touching every name reads the whole file's structure."""
 
 
-def backup_epoch(backup_dir):
-    """The epoch a run resumes at from the BackupAndRestore state in ``backup_dir`` (0: none).
+_METADATA = "training_metadata.json"
+_KERAS_WEIGHTS = "latest.weights.h5"  # keras.callbacks.BackupAndRestore's name
+_PARTIAL = ".partial-"  # the prefix of write_atomically's temporary files
 
-    A backup that cannot be read is a ValueError that names the file and what to do.
+
+def _backup_state(backup_dir):
+    """``(epoch, weights path)`` of the backup in ``backup_dir``: ``(0, None)`` for none.
+
+    The metadata names the weights file of its epoch (``keras.callbacks.BackupAndRestore``'s
+    metadata, which names none, means ``latest.weights.h5``). A backup that cannot be read is a
+    ValueError that names the file and what to do.
     """
-    metadata = os.path.join(backup_dir, "training_metadata.json")
-    weights = os.path.join(backup_dir, "latest.weights.h5")
-    remedy = (f"Delete {backup_dir} to restart the run from epoch 0 (the checkpoints are "
-              "kept).")
+    metadata = os.path.join(backup_dir, _METADATA)
+    remedy = (f"Delete {backup_dir} to restart the run from epoch 0 (`--restart`, "
+              "resume=False; the checkpoints are kept).")
     if not os.path.exists(metadata):
-        return 0
+        return 0, None
     try:
         with open(metadata) as handle:
-            epoch = json.load(handle)["epoch"]
+            state = json.load(handle)
+        epoch = state["epoch"]
     except (ValueError, KeyError, TypeError) as error:
         raise _unusable(metadata, f"not BackupAndRestore metadata ({error})", remedy) from None
     if not isinstance(epoch, int) or epoch < 0:
         raise _unusable(metadata, f"epoch {epoch!r} is not a non-negative integer", remedy)
+    weights = os.path.join(backup_dir, state.get("weights", _KERAS_WEIGHTS))
     if epoch and not os.path.exists(weights):
         raise _unusable(backup_dir, f"the metadata says epoch {epoch} but {weights} is missing",
                         remedy)
-    if os.path.exists(weights):
-        check_weights_file(weights, remedy)
-    return epoch
+    if not os.path.exists(weights):
+        return epoch, None
+    check_weights_file(weights, remedy)
+    return epoch, weights
 
 
-class _BackupAndRestore(keras.callbacks.BackupAndRestore):
-    """Keras' BackupAndRestore whose restore failures say what to do."""
+def backup_epoch(backup_dir):
+    """The epoch a run resumes at from the backup in ``backup_dir`` (0: none); a backup that
+    cannot be read is a ValueError that names the file and what to do."""
+    return _backup_state(backup_dir)[0]
+
+
+class _Backup(keras.callbacks.Callback):
+    """``keras.callbacks.BackupAndRestore`` at each epoch's end, written so that a run killed at
+    any moment leaves a backup it resumes from: the weights (and the optimizer's state) go to a
+    new file named by its epoch, written under a temporary name and renamed; then the metadata
+    that names it replaces the old metadata in one rename (the commit point); then the older
+    weights are removed. Keras' own callback overwrites both files in place, so a kill while it
+    writes leaves a truncated file and the run cannot resume."""
+
+    def __init__(self, backup_dir):
+        super().__init__()
+        self.backup_dir = backup_dir
 
     def on_train_begin(self, logs=None):
+        _, weights = _backup_state(self.backup_dir)
+        if weights is None:
+            return
+        optimizer = self.model.optimizer
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.model.trainable_variables)
         try:
-            super().on_train_begin(logs)
+            self.model.load_weights(weights)
         except Exception as error:
             raise _unusable(
-                self.backup_dir, f"restoring it failed ({type(error).__name__}: {error})",
-                f"Delete {self.backup_dir} to restart the run, or resume with the same model "
-                "and settings.",
+                weights, f"restoring it failed ({type(error).__name__}: {error})",
+                f"Delete {self.backup_dir} to restart the run (`--restart`, resume=False), or "
+                "resume with the same model and settings.",
             ) from None
+
+    def on_epoch_end(self, epoch, logs=None):
+        name = f"epoch_{epoch + 1:04d}.weights.h5"
+        write_atomically(os.path.join(self.backup_dir, name), self.model.save_weights)
+        state = {"epoch": epoch + 1, "batch": 0, "weights": name}
+        write_json_atomically(os.path.join(self.backup_dir, _METADATA), state)
+        for stale in os.listdir(self.backup_dir):  # older weights, files of killed writes
+            if stale != name and (stale.endswith(".weights.h5") or stale.startswith(_PARTIAL)):
+                os.remove(os.path.join(self.backup_dir, stale))
+
+    def on_train_end(self, logs=None):
+        shutil.rmtree(self.backup_dir, ignore_errors=True)
+
+
+class _Checkpoint(keras.callbacks.Callback):
+    """The model saved at each epoch's end to ``path`` (formatted with ``epoch``, 1-based), or
+    only when ``monitor`` (a validation loss) is lower than before; written atomically, so a
+    kill while writing leaves the previous file whole."""
+
+    def __init__(self, path, monitor=None):
+        super().__init__()
+        self.path, self.monitor, self.best = path, monitor, float("inf")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.monitor is not None:
+            value = (logs or {}).get(self.monitor)
+            if value is None or not value < self.best:
+                return
+            self.best = value
+        write_atomically(self.path.format(epoch=epoch + 1), self.model.save)
+
+
+def write_json_atomically(path, value):
+    """``value`` as JSON at ``path``, by :func:`write_atomically`."""
+
+    def write(temporary):
+        with open(temporary, "w") as handle:
+            json.dump(value, handle, indent=2)
+
+    write_atomically(path, write)
 
 
 # -- the run ------------------------------------------------------------------------------
@@ -256,7 +326,7 @@ def write_atomically(path, write):
     keeps ``path``'s suffixes (Keras checks ``.keras`` and ``.weights.h5``)."""
     folder, base = os.path.split(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    temporary = os.path.join(folder, f".partial-{os.getpid()}-{base}")
+    temporary = os.path.join(folder, f"{_PARTIAL}{os.getpid()}-{base}")
     try:
         write(temporary)
         os.replace(temporary, path)
@@ -366,11 +436,11 @@ def _prepare_run_dir(run_dir, config, resume):
         if differ:
             raise ValueError(
                 f"{run_dir} holds a backup of a different run (it differs in {differ}). Resume "
-                "with the same settings, pass another run_dir, or resume=False to start over."
+                "with the same settings, pass another run directory (--run-dir, run_dir=), or "
+                "start over (--restart, resume=False)."
             )
     os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
-    with open(config_path, "w") as handle:
-        json.dump(config, handle, indent=2)
+    write_json_atomically(config_path, config)
     return backup, start
 
 
@@ -509,8 +579,8 @@ def train(
         ]
         fit_started = time.perf_counter()
         history = net.fit(
-            train_data, epochs=epochs, steps_per_epoch=steps, validation_data=test_data,
-            callbacks=run_callbacks, verbose=verbose, shuffle=False,
+            train_data, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
+            validation_data=test_data, callbacks=run_callbacks, verbose=verbose, shuffle=False,
         )
         fit_time = time.perf_counter() - fit_started
         inference = strip_auxiliary(net)
@@ -560,16 +630,14 @@ def _run_callbacks(run_dir, backup_dir, history_csv, resumed, keep_every_epoch):
     TensorBoard logs."""
     folder = os.path.join(run_dir, "checkpoints")
     if keep_every_epoch:
-        every = os.path.join(folder, "epoch_{epoch:03d}.keras")
-        checkpoints = [keras.callbacks.ModelCheckpoint(every)]
+        checkpoints = [_Checkpoint(os.path.join(folder, "epoch_{epoch:03d}.keras"))]
     else:
         checkpoints = [
-            keras.callbacks.ModelCheckpoint(os.path.join(folder, "last.keras")),
-            keras.callbacks.ModelCheckpoint(os.path.join(folder, "best.keras"), monitor="val_loss",
-                                            save_best_only=True),
+            _Checkpoint(os.path.join(folder, "last.keras")),
+            _Checkpoint(os.path.join(folder, "best.keras"), monitor="val_loss"),
         ]
     return [
-        _BackupAndRestore(backup_dir),
+        _Backup(backup_dir),
         *checkpoints,
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.CSVLogger(history_csv, append=resumed),

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -188,6 +189,72 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_weights(tmp_path):
         np.testing.assert_array_equal(a[key], b[key])
     rows = (tmp_path / "killed" / "history.csv").read_text().strip().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2"]
+
+
+_KILLED_AFTER = """
+import os, signal, sys, threading
+import keras
+import numpy as np
+from keras_arches import training
+
+run_dir, delay, out = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+
+class KillAfter(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        if delay > 0:  # a SIGKILL at any moment of fit: steps, evaluation, checkpoint writes
+            threading.Timer(delay, os.kill, (os.getpid(), signal.SIGKILL)).start()
+
+result = training.train(
+    "lenet5", options={"variant": "modern"}, input_shape=(28, 28, 1), epochs=8,
+    steps_per_epoch=2, batch_size=16, test_steps=1, augment=(), seed=3, run_dir=run_dir,
+    verbose=0, callbacks=[KillAfter()],
+)
+np.savez(out, iterations=int(result.model.optimizer.iterations), *result.model.get_weights())
+"""
+
+
+def _writes_cut_short(run_dir):
+    """The temporary files a kill left behind: it struck inside an atomic write."""
+    return sum(name.startswith(".partial-") for folder in ("backup", "checkpoints")
+               if (run_dir / folder).is_dir() for name in os.listdir(run_dir / folder))
+
+
+@pytest.mark.slow
+def test_killed_ten_times_at_random_moments_it_ends_as_an_uninterrupted_run(tmp_path):
+    """SIGKILL at 10 random moments of fit (inside checkpoint and backup writes too), a restart
+    after each, and the final weights equal an uninterrupted run's, bit for bit."""
+    def start(name, delay):
+        command = [sys.executable, "-c", _KILLED_AFTER, str(tmp_path / name), str(delay),
+                   str(tmp_path / f"{name}.npz")]
+        return subprocess.Popen(command, env=CHILD_ENV, stderr=subprocess.PIPE, text=True)
+
+    straight = start("straight", 0)
+    assert straight.wait(300) == 0, straight.stderr.read()[-3000:]
+    expected = np.load(tmp_path / "straight.npz")
+    assert int(expected["iterations"]) == 16 and len(expected.files) == 9
+
+    def check_finished():  # TF's deterministic ops: bit-identical
+        ours = np.load(tmp_path / "killed.npz")
+        for key in expected.files:
+            np.testing.assert_array_equal(ours[key], expected[key], err_msg=key)
+        shutil.rmtree(tmp_path / "killed")  # then the next kills start a new run
+
+    rng = np.random.default_rng(0)
+    kills = cut_short = finished = 0
+    while kills < 10:
+        run = start("killed", rng.uniform(0.05, 1.0))
+        code = run.wait(300)
+        assert code in (0, -9), run.stderr.read()[-3000:]
+        if code == 0:  # it ended before its timer
+            check_finished()
+            finished += 1
+            continue
+        kills += 1
+        cut_short += _writes_cut_short(tmp_path / "killed")
+    final = start("killed", 0)
+    assert final.wait(300) == 0, final.stderr.read()[-3000:]
+    check_finished()
+    print(f"10 kills, {cut_short} inside a write, {finished + 1} runs finished and compared")
 
 
 @pytest.mark.slow
