@@ -54,22 +54,21 @@ class FineTuneResult:
 
 
 def _pretrained(model, weights, classes, input_shape):
-    """The network to fine-tune: a registry name or ``name.tag`` with ``weights``, or a model."""
+    """The network to fine-tune: a registry name or ``name.tag`` with ``weights``, or a model.
+    ``registry.get_model`` reads the tag (and refuses one that contradicts ``weights``)."""
     if isinstance(model, keras.Model):
         return model
     name, _, tag = model.partition(".")
-    if tag and weights not in (None, tag):
-        raise ValueError(f"{model!r} names the checkpoint {tag!r}, and `weights`={weights!r}. "
-                         "Pass one of them.")
-    weights = tag or weights
-    if weights is None:
+    if not tag and weights is None:
         raise ValueError(
             f"Fine-tuning needs pretrained weights: pass 'MODEL.TAG' (the tags of {name}: "
             f"{', '.join(registry.model_info(name).tags) or 'none'}) or `weights=PATH`, or train "
             "from scratch with keras_arches.train."
         )
     kwargs = {"input_shape": tuple(input_shape)} if input_shape else {}
-    return registry.get_model(name, weights=weights, classes=classes, **kwargs)
+    if weights is not None:
+        kwargs["weights"] = weights
+    return registry.get_model(model, classes=classes, **kwargs)
 
 
 def _top_layers(net):

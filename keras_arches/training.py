@@ -242,26 +242,21 @@ def _backup_state(backup_dir):
     return epoch, weights
 
 
-def backup_epoch(backup_dir):
-    """The epoch a run resumes at from the backup in ``backup_dir`` (0: none); a backup that
-    cannot be read is a ValueError that names the file and what to do."""
-    return _backup_state(backup_dir)[0]
-
-
 class _Backup(keras.callbacks.Callback):
     """``keras.callbacks.BackupAndRestore`` at each epoch's end, written so that a run killed at
     any moment leaves a backup it resumes from: the weights (and the optimizer's state) go to a
     new file named by its epoch, written under a temporary name and renamed; then the metadata
     that names it replaces the old metadata in one rename (the commit point); then the older
     weights are removed. Keras' own callback overwrites both files in place, so a kill while it
-    writes leaves a truncated file and the run cannot resume."""
+    writes leaves a truncated file and the run cannot resume. ``restore`` is the weights file
+    the run resumes from (:func:`_backup_state`, already checked), or None."""
 
-    def __init__(self, backup_dir):
+    def __init__(self, backup_dir, restore=None):
         super().__init__()
-        self.backup_dir = backup_dir
+        self.backup_dir, self.restore = backup_dir, restore
 
     def on_train_begin(self, logs=None):
-        _, weights = _backup_state(self.backup_dir)
+        weights = self.restore
         if weights is None:
             return
         optimizer = self.model.optimizer
@@ -428,7 +423,7 @@ def _prepare_run_dir(run_dir, config, resume):
     config_path = os.path.join(run_dir, "run_config.json")
     if not resume and os.path.exists(backup):
         shutil.rmtree(backup)
-    start = backup_epoch(backup)
+    start, weights = _backup_state(backup)
     if start and os.path.exists(config_path):
         with open(config_path) as handle:
             previous = json.load(handle)
@@ -441,7 +436,7 @@ def _prepare_run_dir(run_dir, config, resume):
             )
     os.makedirs(os.path.join(run_dir, "checkpoints"), exist_ok=True)
     write_json_atomically(config_path, config)
-    return backup, start
+    return backup, start, weights
 
 
 def train(
@@ -538,7 +533,7 @@ def train(
         deterministic=deterministic,
     )
     config = json.loads(json.dumps(config))  # as run_config.json stores it: tuples are lists
-    backup_dir, initial_epoch = _prepare_run_dir(run_dir, config, resume)
+    backup_dir, initial_epoch, backup_weights = _prepare_run_dir(run_dir, config, resume)
     if verbose:
         print(
             f"keras-arches train: {name} on {dataset}, recipe {recipe.name}, precision "
@@ -572,8 +567,8 @@ def train(
             test_data = test_data.take(test_steps)
         history_csv = os.path.join(run_dir, "history.csv")
         run_callbacks = [
-            *_run_callbacks(run_dir, backup_dir, history_csv, initial_epoch > 0,
-                            keep_every_epoch),
+            *_run_callbacks(run_dir, backup_dir, backup_weights, history_csv,
+                            initial_epoch > 0, keep_every_epoch),
             *recipe.callbacks(epochs),
             *callbacks,
         ]
@@ -625,7 +620,7 @@ def _compile(net, recipe, steps_per_epoch, batch_size, epochs, jit_compile):
     )
 
 
-def _run_callbacks(run_dir, backup_dir, history_csv, resumed, keep_every_epoch):
+def _run_callbacks(run_dir, backup_dir, backup_weights, history_csv, resumed, keep_every_epoch):
     """Backup, the last and best checkpoints (or one per epoch), NaN stop, CSV and
     TensorBoard logs."""
     folder = os.path.join(run_dir, "checkpoints")
@@ -637,7 +632,7 @@ def _run_callbacks(run_dir, backup_dir, history_csv, resumed, keep_every_epoch):
             _Checkpoint(os.path.join(folder, "best.keras"), monitor="val_loss"),
         ]
     return [
-        _Backup(backup_dir),
+        _Backup(backup_dir, backup_weights),
         *checkpoints,
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.CSVLogger(history_csv, append=resumed),
