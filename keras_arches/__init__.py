@@ -10,6 +10,7 @@ import keras_arches._import_order  # noqa: F401  (first: Triton before TensorFlo
 from keras_arches import (  # noqa: F401  (recipes registers schedules)
     _cli_startup,  # first, before TensorFlow loads: the keras-arches command's quiet start-up
     data,
+    distributing,
     layers,  # noqa: F401
     recipes,
     training,

@@ -193,7 +193,7 @@ def _positive_int(text):
 
 
 def _add_train_arguments(parser):
-    from keras_arches import data, recipes, training
+    from keras_arches import data, distributing, recipes
 
     _add_model_arguments(parser)
     parser.add_argument(
@@ -214,7 +214,21 @@ def _add_train_arguments(parser):
         choices=["auto", "mixed_float16", "mixed_bfloat16"],
         help="mixed precision (auto: float16 on GPU with loss scaling, bfloat16 on TPU/CPU)",
     )
-    parser.add_argument("--strategy", choices=training.STRATEGIES, default="default")
+    # No argparse choices: engine() explains a retired name ('multiworker') and what to use.
+    parser.add_argument(
+        "--distribute", default="none", metavar="{" + ",".join(distributing.DISTRIBUTIONS) + "}",
+        help="data_parallel: every device on the backend's engine (JAX keras.distribution, "
+        "TensorFlow MirroredStrategy); tpu: TensorFlow's TPUStrategy (default: one device)",
+    )
+    parser.add_argument("--coordinator", metavar="HOST:PORT",
+                        help="JAX, several processes: process 0's address (or "
+                        "KERAS_DISTRIBUTION_JOB_ADDRESSES)")
+    parser.add_argument("--num-processes", type=_positive_int,
+                        help="JAX, several processes: how many (or "
+                        "KERAS_DISTRIBUTION_NUM_PROCESSES)")
+    parser.add_argument("--process-id", type=int,
+                        help="JAX, several processes: this one's index from 0 (or "
+                        "KERAS_DISTRIBUTION_PROCESS_ID)")
     parser.add_argument("--jit-compile", choices=["on", "off", "auto"], default="off",
                         help="XLA (default off; auto: on for TPU and one GPU)")
     parser.add_argument("--seed", type=int, default=0)
@@ -245,7 +259,9 @@ def _run_train(args):
     result = training.train(
         name, options=kwargs, dataset=args.dataset, recipe=args.recipe, epochs=args.epochs,
         batch_size=args.batch_size, steps_per_epoch=args.steps_per_epoch,
-        mixed_precision=args.mixed_precision, strategy=args.strategy, jit_compile=jit,
+        mixed_precision=args.mixed_precision, distribution=args.distribute,
+        coordinator=args.coordinator, num_processes=args.num_processes,
+        process_id=args.process_id, jit_compile=jit,
         seed=args.seed, run_dir=args.run_dir, resume=not args.restart,
         save_path=args.save or f"saved_models/{name}.keras", verbose=1,
         keep_every_epoch=args.keep_every_epoch,

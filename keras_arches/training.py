@@ -1,11 +1,11 @@
 """Training: a registered model, a dataset and its paper's recipe, in a run that loses nothing.
 
 ``train("lenet5", options={"variant": "modern"}, input_shape=(28, 28, 1))`` builds the model
-under the requested precision and ``tf.distribute`` strategy, compiles it with its recipe
-(:mod:`keras_arches.recipes`), fits it on a :mod:`keras_arches.data` pipeline and writes a run
-directory::
+under the requested precision on the requested devices (:mod:`keras_arches.distributing`),
+compiles it with its recipe (:mod:`keras_arches.recipes`), fits it on a
+:mod:`keras_arches.data` pipeline and writes a run directory::
 
-    run_dir/run_config.json      the resolved settings (precision, XLA, strategy, recipe, ...)
+    run_dir/run_config.json      the resolved settings (precision, XLA, engine, recipe, ...)
     run_dir/backup/              BackupAndRestore state: a killed run resumes from its last epoch
     run_dir/checkpoints/         last.keras and best.keras (or epoch_001.keras, ... one per epoch)
     run_dir/history.csv          per-epoch metrics; run_dir/history.png their curves
@@ -21,17 +21,17 @@ import json
 import os
 import shutil
 import time
+import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from keras_arches import data as data_lib
+from keras_arches import distributing, registry
 from keras_arches import recipes as recipes_lib
-from keras_arches import registry
 from keras_arches.contract import strip_auxiliary
 
-STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 # Settings a resumed run must share with the run that wrote its backup.
 _RESUME_KEYS = ("model", "options", "dataset", "recipe", "epochs", "batch_size",
@@ -60,62 +60,14 @@ class TrainResult:
     test_data: object
 
 
-# -- precision, XLA and strategy ----------------------------------------------------------
+# -- precision and XLA -------------------------------------------------------------------
 
 
 def _has_devices(kind):
     return bool(tf.config.list_logical_devices(kind))
 
 
-def make_strategy(strategy=None):
-    """A ``tf.distribute.Strategy``: given, or by name among :data:`STRATEGIES`.
-
-    Off the TensorFlow backend only the default (one-device) strategy exists: any other is a
-    ValueError that names the backend, since ``tf.distribute`` cannot place JAX or PyTorch
-    variables and would silently train on one device.
-    """
-    if strategy in (None, "default") or strategy is tf.distribute.get_strategy():
-        return tf.distribute.get_strategy()
-    backend = keras.backend.backend()
-    if backend != "tensorflow" and (
-        isinstance(strategy, tf.distribute.Strategy) or strategy in STRATEGIES
-    ):
-        name = type(strategy).__name__ if isinstance(strategy, tf.distribute.Strategy) else strategy
-        raise ValueError(
-            f"strategy={name!r} is a tf.distribute strategy, which needs the TensorFlow backend; "
-            f"Keras runs on {backend!r} here. Train with KERAS_BACKEND=tensorflow, or on this "
-            "backend with strategy=None (one device; on JAX, keras.distribution can spread a "
-            "run over several devices)."
-        )
-    if isinstance(strategy, tf.distribute.Strategy):
-        return strategy
-    if strategy == "mirrored":
-        # Keras' default is the GPUs, else one CPU; without GPUs mirror over the logical CPUs.
-        if _has_devices("GPU"):
-            return tf.distribute.MirroredStrategy()
-        cpus = tf.config.list_logical_devices("CPU")
-        return tf.distribute.MirroredStrategy([d.name for d in cpus])
-    if strategy == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    if strategy == "tpu":
-        try:
-            resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
-            tf.config.experimental_connect_to_cluster(resolver)
-            tf.tpu.experimental.initialize_tpu_system(resolver)
-        except (ValueError, tf.errors.OpError) as error:
-            raise ValueError(f"--strategy tpu: no TPU could be reached here ({error}).") from None
-        return tf.distribute.TPUStrategy(resolver)
-    raise ValueError(
-        f"`strategy` must be a tf.distribute.Strategy or one of {STRATEGIES}. "
-        f"Received: {strategy!r}"
-    )
-
-
-def _is_tpu(strategy):
-    return isinstance(strategy, tf.distribute.TPUStrategy)
-
-
-def resolve_precision(mixed_precision, strategy):
+def resolve_precision(mixed_precision, engine):
     """The dtype policy name of a run.
 
     ``False``/``None`` is float32; ``True`` or ``"auto"`` is mixed_bfloat16 on a TPU,
@@ -125,7 +77,7 @@ def resolve_precision(mixed_precision, strategy):
     if mixed_precision in (None, False, "float32"):
         return "float32"
     if mixed_precision in (True, "auto"):
-        if _is_tpu(strategy):
+        if engine.is_tpu:
             return "mixed_bfloat16"
         return "mixed_float16" if _has_devices("GPU") else "mixed_bfloat16"
     if mixed_precision in POLICIES:
@@ -136,22 +88,23 @@ def resolve_precision(mixed_precision, strategy):
     )
 
 
-def resolve_jit_compile(jit_compile, strategy):
+def resolve_jit_compile(jit_compile, engine):
     """``(bool, reason)``: XLA is used only as stated, never Keras' silent "auto".
 
     ``"auto"`` here means: on for a TPU and for one GPU, off on CPU and under multi-replica
     GPU strategies (where Keras' own "auto" would turn it off without saying so).
+    ``engine`` is the run's :class:`~keras_arches.distributing.Engine`.
     """
     if isinstance(jit_compile, bool):
         return jit_compile, "as requested"
     if jit_compile != "auto":
         raise ValueError(f"`jit_compile` must be True, False or 'auto'. Received: {jit_compile!r}")
-    if _is_tpu(strategy):
+    if engine.is_tpu:
         return True, "auto: TPU"
     if not _has_devices("GPU"):
         return False, "auto: no GPU"
-    if strategy.num_replicas_in_sync > 1:
-        return False, "auto: multi-replica strategy"
+    if engine.devices > 1:
+        return False, "auto: several devices"
     return True, "auto: one GPU"
 
 
@@ -453,7 +406,10 @@ def train(
     preprocessing=None,
     augment=None,
     mixed_precision=False,
-    strategy=None,
+    distribution=None,
+    coordinator=None,
+    num_processes=None,
+    process_id=None,
     jit_compile=False,
     seed=0,
     deterministic=None,
@@ -470,7 +426,7 @@ def train(
 
     ``model`` is a registry name (built with ``options`` for ``dataset``'s classes at
     ``input_shape``, default the dataset's size raised to the model's minimum), a callable
-    returning a model, or a model (already built under the precision and strategy). The recipe
+    returning a model, or a model (already built under the precision and engine). The recipe
     and the preprocessing default to the model card's (:func:`keras_arches.model_info`); a
     callable, or a model no builder made, needs ``recipe`` and gets "unit" preprocessing with a
     warning unless ``preprocessing`` is given. ``recipe`` is a :class:`~keras_arches.recipes
@@ -478,10 +434,14 @@ def train(
     the recipe's and the schedule is fitted to the run's length. ``steps_per_epoch`` and
     ``test_steps`` shorten epochs and evaluation. ``mixed_precision``: see
     :func:`resolve_precision`; ``jit_compile``: True, False or "auto"
-    (:func:`resolve_jit_compile`); ``strategy``: a ``tf.distribute.Strategy`` or one of
-    :data:`STRATEGIES`, with ``batch_size`` the global batch. ``seed`` fixes initialisation,
-    shuffling and augmentation; ``deterministic`` (default: unless XLA is on, which Keras
-    does not combine with it) enables TF's deterministic ops for the run
+    (:func:`resolve_jit_compile`); ``distribution``: None (one device), ``"data_parallel"``
+    (every device, on the backend's engine), ``"tpu"`` or an engine object, with
+    ``coordinator``/``num_processes``/``process_id`` for a JAX run over several processes
+    (:func:`keras_arches.distributing.engine`). ``batch_size`` is the global batch, and the
+    recipe's learning rate follows it by the linear scaling rule; process 0 writes
+    ``run_dir``, process ``i`` its own backup in ``run_dir/process_i``. ``seed`` fixes
+    initialisation, shuffling and augmentation; ``deterministic`` (default: unless XLA is
+    on, which Keras does not combine with it) enables TF's deterministic ops for the run
     (:func:`op_determinism`), so that a
     run killed and resumed (``resume=True`` restores ``run_dir/backup``) ends with the weights
     of an uninterrupted one. ``save_path`` also writes the inference model (auxiliary heads
@@ -505,9 +465,10 @@ def train(
             f"(a name or a Recipe; known: {', '.join(recipes_lib.RECIPES)})."
         )
     keras.utils.set_random_seed(seed)
-    strategy = make_strategy(strategy)
-    precision = resolve_precision(mixed_precision, strategy)
-    jit, jit_reason = resolve_jit_compile(jit_compile, strategy)
+    engine = distributing.engine(distribution, coordinator=coordinator,
+                                 num_processes=num_processes, process_id=process_id)
+    precision = resolve_precision(mixed_precision, engine)
+    jit, jit_reason = resolve_jit_compile(jit_compile, engine)
     if deterministic is None:
         deterministic = not jit
     elif deterministic and jit:
@@ -516,8 +477,14 @@ def train(
             "jit_compile=True and deterministic=True exclude each other in Keras (it would "
             "silently drop XLA): pass deterministic=False, or jit_compile=False."
         )
+    if engine.distribution is not None and engine.devices > 1 and not jit:
+        warnings.warn(
+            f"{engine.name} over {engine.devices} devices with jit_compile=False runs each op "
+            "with its own all-reduce; on CPU devices these stalled in XLA's rendezvous (tests/"
+            "test_distributing.py). Pass jit_compile=True (--jit-compile on).", stacklevel=2)
     epochs = epochs or recipe.epochs
     batch_size = batch_size or recipe.batch_size
+    engine.check_batch(batch_size)
 
     source = data_lib.load(dataset, "train", data_dir=data_dir, validation_split=validation_split)
     if isinstance(model, str):
@@ -525,11 +492,14 @@ def train(
     else:
         name, kwargs = getattr(model, "name", "model"), {}
     run_dir = run_dir or os.path.join("logs", name)
+    if engine.process_id:
+        run_dir = os.path.join(run_dir, f"process_{engine.process_id}")
+        save_path = None  # process 0 writes it
     config = dict(
         model=name, options=options or {}, dataset=dataset, recipe=recipe.name, epochs=epochs,
         batch_size=batch_size, steps_per_epoch=steps_per_epoch, input_shape=input_shape,
         seed=seed, precision=precision, jit_compile=jit, jit_compile_reason=jit_reason,
-        strategy=type(strategy).__name__, replicas=strategy.num_replicas_in_sync,
+        **engine.record(batch_size),
         deterministic=deterministic,
     )
     config = json.loads(json.dumps(config))  # as run_config.json stores it: tuples are lists
@@ -537,27 +507,29 @@ def train(
     if verbose:
         print(
             f"keras-arches train: {name} on {dataset}, recipe {recipe.name}, precision "
-            f"{precision}, jit_compile={jit} ({jit_reason}), {config['strategy']} with "
-            f"{config['replicas']} replica(s), batch {batch_size}, epochs {epochs}"
+            f"{precision}, jit_compile={jit} ({jit_reason}), {engine.name} over "
+            f"{engine.devices} device(s) in {engine.processes} process(es), batch {batch_size} "
+            f"({config['per_device_batch']} per device), epochs {epochs}"
             + (f", resuming at epoch {initial_epoch}" if initial_epoch else "")
         )
 
-    with dtype_policy(precision), op_determinism(deterministic):
-        with strategy.scope():
-            net = _build(model, kwargs, precision)
-            if input_shape is None:
-                input_shape = tuple(net.input_shape[1:])
-            num_outputs = len(net.outputs)
-            preprocessing = preprocessing or data_lib.preprocessing_for(net)  # the card's
-            data = data_lib.datasets(
-                dataset, image_size=input_shape[:2], channels=input_shape[-1],
-                batch_size=batch_size, preprocessing=preprocessing,
-                augment=_augment(recipe, augment, source), seed=seed,
-                epochs=epochs, start_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
-                data_dir=data_dir, validation_split=validation_split,
-            )
-            steps = data.steps_per_epoch
-            _compile(net, recipe, steps, batch_size, epochs, jit)
+    # The whole run, fit included, in the engine's scope: keras.distribution places the
+    # batches of the fit it sees there.
+    with dtype_policy(precision), op_determinism(deterministic), engine.scope():
+        net = _build(model, kwargs, precision)
+        if input_shape is None:
+            input_shape = tuple(net.input_shape[1:])
+        num_outputs = len(net.outputs)
+        preprocessing = preprocessing or data_lib.preprocessing_for(net)  # the card's
+        data = data_lib.datasets(
+            dataset, image_size=input_shape[:2], channels=input_shape[-1],
+            batch_size=batch_size, preprocessing=preprocessing,
+            augment=_augment(recipe, augment, source), seed=seed,
+            epochs=epochs, start_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+            data_dir=data_dir, validation_split=validation_split,
+        )
+        steps = data.steps_per_epoch
+        _compile(net, recipe, steps, batch_size, epochs, jit)
         _name_classes(net, data.class_names)
         train_data, test_data = data.train, data.test
         if num_outputs > 1:
@@ -565,6 +537,11 @@ def train(
                                      for d in (train_data, test_data))
         if test_steps:
             test_data = test_data.take(test_steps)
+        if engine.processes > 1:
+            # Keras splits each batch between processes by its static size: the validation
+            # split's last, partial batch is left out of the epochs' val_ metrics (the final
+            # test accuracy counts every image).
+            test_data = test_data.rebatch(batch_size, drop_remainder=True)
         history_csv = os.path.join(run_dir, "history.csv")
         run_callbacks = [
             *_run_callbacks(run_dir, backup_dir, backup_weights, history_csv,

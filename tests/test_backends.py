@@ -360,16 +360,6 @@ def test_export_needs_tensorflow(tmp_path):
     assert not (tmp_path / "m.tflite").exists() and not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("strategy", ["mirrored", "multiworker", "tpu"])
-def test_distribution_strategies_need_tensorflow(strategy, tmp_path):
-    if BACKEND == "tensorflow":
-        pytest.skip("the strategies themselves are tested in test_training.py")
-    with pytest.raises(ValueError, match=rf"strategy='{strategy}' is a tf.distribute strategy"
-                                         rf".*runs on '{BACKEND}'.*strategy=None"):
-        training.train("lenet5", strategy=strategy, run_dir=str(tmp_path), verbose=0)
-    assert training.make_strategy(None).num_replicas_in_sync == 1
-
-
 # -- the converter ---------------------------------------------------------------------------
 
 

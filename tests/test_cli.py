@@ -60,7 +60,6 @@ def test_train_writes_the_model(tmp_path, capsys):
     [
         (["train", "lenet5", "--epochs", "0"], "argument --epochs: must be a positive integer"),
         (["train", "lenet5", "--batch-size", "x"], "argument --batch-size: must be a positive"),
-        (["train", "lenet5", "--strategy", "horovod"], "argument --strategy: invalid choice"),
         (["train", "lenet5", "--mixed-precision", "fp8"], "argument --mixed-precision"),
     ],
 )
@@ -79,6 +78,9 @@ def test_train_bad_flags_exit_2(argv, message, capsys):
         (["train", "lenet5", "--dataset", "no_such_dataset"], "Unknown dataset"),
         (["train", "lenet5", *LENET_OPTIONS, "--image-size", "32"], "either --image-size"),
         (["train", "lenet5", "--options", '{"classes": 3}'], "classes=3 but dataset"),
+        (["train", "lenet5", "--distribute", "multiworker"], "keras-team/keras#20585"),
+        (["train", "lenet5", "--distribute", "horovod"], "`distribution` must be one of"),
+        (["train", "lenet5", "--num-processes", "2"], "join several processes"),
     ],
 )
 def test_train_bad_values_exit_2(argv, message, capsys, tmp_path):

@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 from conftest import assert_same_weights
 
-from keras_arches import recipes, training
+from keras_arches import distributing, recipes, training
 
 LENET = dict(options={"variant": "modern"}, input_shape=(28, 28, 1))
 TINY = dict(epochs=2, steps_per_epoch=3, batch_size=16, test_steps=1, verbose=0)
@@ -35,7 +35,7 @@ def _python(script, *args, check=True):
 
 
 def test_precision_and_xla_are_resolved_explicitly():
-    default = tf.distribute.get_strategy()
+    default = distributing.engine(None)
     assert training.resolve_precision(False, default) == "float32"
     assert training.resolve_precision("mixed_float16", default) == "mixed_float16"
     assert training.resolve_jit_compile(True, default) == (True, "as requested")
@@ -52,8 +52,6 @@ def test_precision_and_xla_are_resolved_explicitly():
         training.resolve_precision("float16", default)
     with pytest.raises(ValueError, match="`jit_compile` must be"):
         training.resolve_jit_compile("yes", default)
-    with pytest.raises(ValueError, match="`strategy` must be"):
-        training.make_strategy("horovod")
 
 
 def test_mixed_float16_scales_the_loss_keeps_a_float32_head_and_restores_the_policy(tmp_path):
@@ -257,42 +255,13 @@ def test_killed_ten_times_at_random_moments_it_ends_as_an_uninterrupted_run(tmp_
     print(f"10 kills, {cut_short} inside a write, {finished + 1} runs finished and compared")
 
 
-@pytest.mark.slow
-def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
-    # Without GPUs "mirrored" mirrors over the logical CPUs: hide any GPU.
-    script = """
-    import json, sys
-    import tensorflow as tf
-    tf.config.set_visible_devices([], "GPU")
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    import keras
-    from keras_arches import training
-    result = training.train(
-        "lenet5", options={"variant": "modern"}, input_shape=(28, 28, 1), strategy="mirrored",
-        epochs=1, steps_per_epoch=3, batch_size=16, test_steps=1, run_dir=sys.argv[1], verbose=0)
-    variable = result.model.get_layer("conv1").kernel.value
-    metric = keras.metrics.CategoricalAccuracy()  # Keras' own count, on the same test batch
-    for x, y in result.test_data.take(1):
-        metric.update_state(y, result.model(x, training=False))
-    print(json.dumps({"config": result.config, "loss": result.history["loss"],
-                      "mirrored": type(variable).__name__, "accuracy": result.test_accuracy,
-                      "keras_accuracy": float(metric.result())}))
-    """
-    out = json.loads(_python(script, tmp_path).stdout.strip().splitlines()[-1])
-    assert out["config"]["strategy"] == "MirroredStrategy" and out["config"]["replicas"] == 2
-    assert out["mirrored"] == "MirroredVariable"
-    assert np.isfinite(out["loss"]).all()
-    assert out["accuracy"] == pytest.approx(out["keras_accuracy"], abs=1e-6)
-
-
 @needs_gpu
 @pytest.mark.slow
 def test_mirrored_strategy_over_the_gpus(tmp_path):
-    result = training.train("lenet5", strategy="mirrored", run_dir=str(tmp_path),
+    result = training.train("lenet5", distribution="data_parallel", run_dir=str(tmp_path),
                             **LENET, **dict(TINY, epochs=1))
-    assert result.config["strategy"] == "MirroredStrategy"
-    assert result.config["replicas"] == len(GPUS)
+    assert result.config["engine"] == "tf.distribute.MirroredStrategy"
+    assert result.config["devices"] == len(GPUS)
     assert np.isfinite(result.history["loss"]).all()
 
 
