@@ -439,7 +439,8 @@ def train(
     ``coordinator``/``num_processes``/``process_id`` for a JAX run over several processes
     (:func:`keras_arches.distributing.engine`). ``batch_size`` is the global batch, and the
     recipe's learning rate follows it by the linear scaling rule; process 0 writes
-    ``run_dir``, process ``i`` its own backup in ``run_dir/process_i``. ``seed`` fixes
+    ``run_dir`` and ``save_path``, process ``i`` its own copies in ``run_dir/process_i`` (and
+    ``run_dir/process_i/saved``). ``seed`` fixes
     initialisation, shuffling and augmentation; ``deterministic`` (default: unless XLA is
     on, which Keras does not combine with it) enables TF's deterministic ops for the run
     (:func:`op_determinism`), so that a
@@ -493,8 +494,10 @@ def train(
         name, kwargs = getattr(model, "name", "model"), {}
     run_dir = run_dir or os.path.join("logs", name)
     if engine.process_id:
+        # Every process makes the same calls (a save gathers the weights from all of them):
+        # process i writes into a run directory of its own, its copy of the model included.
         run_dir = os.path.join(run_dir, f"process_{engine.process_id}")
-        save_path = None  # process 0 writes it
+        save_path = save_path and os.path.join(run_dir, "saved", os.path.basename(save_path))
     config = dict(
         model=name, options=options or {}, dataset=dataset, recipe=recipe.name, epochs=epochs,
         batch_size=batch_size, steps_per_epoch=steps_per_epoch, input_shape=input_shape,

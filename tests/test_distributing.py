@@ -68,7 +68,7 @@ def run(distribution, run_dir, **cluster):
     if keras.backend.backend() == "tensorflow":
         distribution = engine.strategy  # the model's variables belong to this one
     result = training.train(model, distribution=distribution, run_dir=run_dir, **SETTINGS,
-                            **cluster)
+                            save_path=f"{run_dir}/saved/model.keras", **cluster)
     kernel = model.get_layer("conv1").kernel.value
     placed = len(getattr(kernel, "sharding", None).device_set) if seen else None
     final = model.get_weights()
@@ -177,9 +177,15 @@ def test_jax_two_processes_on_localhost_train_as_one_device(one_device_jax, tmp_
     assert first["batch_sharding"] == [[["batch"], 4]]
     assert first["loss"] == second["loss"]
     # Process 0 writes the run directory, process 1 its own inside it, with the same weights.
+    # Saving gathers the weights from every process, so each saves (a save by process 0 alone
+    # waited for process 1 forever).
     for folder in (tmp_path / "run", tmp_path / "run" / "process_1"):
         assert (folder / "model.keras").exists()
         assert (folder / "checkpoints" / "last.keras").exists()
+    for saved in (tmp_path / "run" / "saved" / "model.keras",
+                  tmp_path / "run" / "process_1" / "saved" / "model.keras"):
+        np.testing.assert_array_equal(keras.saving.load_model(saved).get_weights()[0],
+                                      _weights(tmp_path / "run")[0])
     for a, b in zip(_weights(tmp_path / "run"), _weights(tmp_path / "run" / "process_1")):
         np.testing.assert_array_equal(a, b)
     _assert_same_run(first, reference["one"], tmp_path / "run", reference_dir / "one")
