@@ -11,6 +11,7 @@ from keras_arches import (  # noqa: F401  (recipes registers schedules)
     _cli_startup,  # first, before TensorFlow loads: the keras-arches command's quiet start-up
     data,
     distributing,
+    explain,
     layers,  # noqa: F401
     recipes,
     training,

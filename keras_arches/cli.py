@@ -103,22 +103,29 @@ def _run_predict(args):
         model = registry.get_model(name, weights=weights, **kwargs)
     x = data.preprocess_input(data.load_images(args.images, model), model)
     probabilities = keras.ops.convert_to_numpy(model.predict(x, verbose=0))
-    classes = probabilities.shape[-1]
-    if args.top > classes:
-        raise ValueError(f"--top must be at most {classes}, the model's classes. "
-                         f"Received: {args.top}")
-    if classes == 1000 and not getattr(model, "class_names", None):
-        decoded = data.decode_predictions(probabilities, top=args.top)  # with WordNet ids
-    elif data.class_names(model) is not None:  # a fine-tuned model's, CIFAR-10's
-        decoded = data.decode_predictions(probabilities, top=args.top, model=model)
-    else:
-        order = probabilities.argsort(axis=1)[:, ::-1][:, :args.top]
-        decoded = [[(str(i), f"class_{i}", float(row[i])) for i in best]
-                   for row, best in zip(probabilities, order)]
+    decoded = _top_classes(model, probabilities, args.top)
     for path, best in zip(args.images, decoded):
         print(path)
         for rank, (class_id, label, probability) in enumerate(best, 1):
             print(f"  {rank}. {label:30s} {probability:7.2%}  ({class_id})")
+
+
+def _top_classes(model, probabilities, top):
+    """``[(class id, label, probability), ...]`` per image, best first (``predict``,
+    ``explain``): ImageNet's WordNet ids and names, the model's class names, else class_<i>."""
+    from keras_arches import data
+
+    classes = probabilities.shape[-1]
+    if top > classes:
+        raise ValueError(f"--top must be at most {classes}, the model's classes. "
+                         f"Received: {top}")
+    if classes == 1000 and not getattr(model, "class_names", None):
+        return data.decode_predictions(probabilities, top=top)  # with WordNet ids
+    if data.class_names(model) is not None:  # a fine-tuned model's, CIFAR-10's
+        return data.decode_predictions(probabilities, top=top, model=model)
+    order = probabilities.argsort(axis=1)[:, ::-1][:, :top]
+    return [[(str(i), f"class_{i}", float(row[i])) for i in best]
+            for row, best in zip(probabilities, order)]
 
 
 def _test_size(name, weights):
@@ -138,6 +145,71 @@ def _test_size(name, weights):
     if card.for_variant(checkpoint.variant).fixed_size_top:
         raise ValueError(f"{name}'s top takes one input size only; --test-size cannot apply.")
     return checkpoint.test_input_size
+
+
+def _add_explain_arguments(parser):
+    from keras_arches import explain
+
+    parser.add_argument("model", help="a registered model, MODEL.TAG (e.g. resnet18.tv_in1k), "
+                        "or a model file this package saved (e.g. a fine-tuned MODEL.keras)")
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG...)")
+    parser.add_argument("-o", "--output", required=True, metavar="DIR",
+                        help="the folder of the pictures, DIR/<image stem>_<method>.png")
+    parser.add_argument("--weights", help="a checkpoint tag or a weights file (default imagenet)")
+    parser.add_argument("--method", choices=list(explain.METHODS), default="grad_cam",
+                        help="grad_cam (Selvaraju et al. 2017, any classifier; the default) or "
+                        "cam (Zhou et al. 2016, a global-average-pooling + Dense top)")
+    parser.add_argument("--class-index", type=int,
+                        help="the class to explain (default: each image's top class)")
+    parser.add_argument("--layer", help="grad_cam: the layer whose feature map is weighted "
+                        "(default: the deepest feature map)")
+    parser.add_argument("--top", type=_positive_int, default=3,
+                        help="classes in each picture's title and printed line (default 3)")
+
+
+def _run_explain(args):
+    """Show what a model looks at: Grad-CAM or CAM heat maps over the images, as PNGs."""
+    import keras
+    import numpy as np
+
+    from keras_arches import data, explain, registry, saving
+
+    if args.method == "cam" and args.layer:
+        raise ValueError("--layer applies to --method grad_cam; cam explains the map under the "
+                         "global average pooling.")
+    stems = [os.path.splitext(os.path.basename(path))[0] for path in args.images]
+    if len(set(stems)) != len(stems):
+        raise ValueError("Two images have the same name, and their pictures would overwrite "
+                         f"each other in {args.output!r}: {args.images}")
+    if os.path.isfile(args.model):
+        if args.weights:
+            raise ValueError("--weights applies to a registered model, not to the saved model "
+                             f"{args.model!r}.")
+        model = saving.load_model(args.model)
+    else:
+        name, weights = _model_and_weights(args)
+        model = registry.get_model(name, weights=weights)
+    images = data.load_images(args.images, model)
+    x = data.preprocess_input(images, model)
+    outputs = model.predict(x, verbose=0)
+    probabilities = keras.ops.convert_to_numpy(
+        outputs[0] if isinstance(outputs, (list, tuple)) else outputs)
+    decoded = _top_classes(model, probabilities, args.top)
+    options = {"layer": args.layer} if args.method == "grad_cam" else {}
+    heat_maps, explained = explain.METHODS[args.method](model, x, class_index=args.class_index,
+                                                        **options)
+    os.makedirs(args.output, exist_ok=True)
+    for path, stem, image, heat_map, index, best in zip(args.images, stems, images, heat_maps,
+                                                        explained, decoded):
+        chosen = np.eye(probabilities.shape[-1], dtype="float32")[[index]]
+        label = _top_classes(model, chosen, 1)[0][0][1]
+        top = ", ".join(f"{other} {probability:.1%}" for _, other, probability in best)
+        picture = os.path.join(args.output, f"{stem}_{args.method}.png")
+        title = "\n".join([f"{args.method} of {label} (class {index})"]
+                          + [f"{rank}. {other} {probability:.1%}"
+                             for rank, (_, other, probability) in enumerate(best, 1)])
+        explain.save_overlay(picture, image, heat_map, title=title)
+        print(f"{path}: {args.method} of {label} -> {picture}  (top: {top})")
 
 
 def _add_convert_arguments(parser):
@@ -425,6 +497,7 @@ COMMANDS = [
     ),
     ("summary", _add_model_arguments, _run_summary),
     ("predict", _add_predict_arguments, _run_predict),
+    ("explain", _add_explain_arguments, _run_explain),
     ("convert", _add_convert_arguments, _run_convert),
     ("export", _add_export_arguments, _run_export),
     ("profile", add_profile_arguments, run_profile_command),
