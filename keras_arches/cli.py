@@ -87,20 +87,9 @@ def _run_predict(args):
     """Classify images with a pretrained model: labels and probabilities, best first."""
     import keras
 
-    from keras_arches import data, registry, saving
+    from keras_arches import data
 
-    if os.path.isfile(args.model):
-        if args.weights or args.test_size:
-            raise ValueError("--weights and --test-size apply to a registered model, not to "
-                             f"the saved model {args.model!r}.")
-        model = saving.load_model(args.model)
-    else:
-        name, weights = _model_and_weights(args)
-        kwargs = {}
-        if args.test_size:
-            size = _test_size(name, weights)
-            kwargs["input_shape"] = (size, size, registry.model_info(name).channels)
-        model = registry.get_model(name, weights=weights, **kwargs)
+    model = _named_model(args, test_size=args.test_size)
     x = data.preprocess_input(data.load_images(args.images, model), model)
     probabilities = keras.ops.convert_to_numpy(model.predict(x, verbose=0))
     decoded = _top_classes(model, probabilities, args.top)
@@ -108,6 +97,25 @@ def _run_predict(args):
         print(path)
         for rank, (class_id, label, probability) in enumerate(best, 1):
             print(f"  {rank}. {label:30s} {probability:7.2%}  ({class_id})")
+
+
+def _named_model(args, test_size=False):
+    """The model ``predict`` and ``explain`` take: a model file this package saved, or a
+    registered MODEL[.TAG] with ``--weights`` (and ``--test-size``: the checkpoint's test-time
+    input size)."""
+    from keras_arches import registry, saving
+
+    if os.path.isfile(args.model):
+        if args.weights or test_size:
+            raise ValueError("--weights and --test-size apply to a registered model, not to "
+                             f"the saved model {args.model!r}.")
+        return saving.load_model(args.model)
+    name, weights = _model_and_weights(args)
+    kwargs = {}
+    if test_size:
+        size = _test_size(name, weights)
+        kwargs["input_shape"] = (size, size, registry.model_info(name).channels)
+    return registry.get_model(name, weights=weights, **kwargs)
 
 
 def _top_classes(model, probabilities, top):
@@ -172,7 +180,7 @@ def _run_explain(args):
     import keras
     import numpy as np
 
-    from keras_arches import data, explain, registry, saving
+    from keras_arches import data, explain
 
     if args.method == "cam" and args.layer:
         raise ValueError("--layer applies to --method grad_cam; cam explains the map under the "
@@ -181,14 +189,7 @@ def _run_explain(args):
     if len(set(stems)) != len(stems):
         raise ValueError("Two images have the same name, and their pictures would overwrite "
                          f"each other in {args.output!r}: {args.images}")
-    if os.path.isfile(args.model):
-        if args.weights:
-            raise ValueError("--weights applies to a registered model, not to the saved model "
-                             f"{args.model!r}.")
-        model = saving.load_model(args.model)
-    else:
-        name, weights = _model_and_weights(args)
-        model = registry.get_model(name, weights=weights)
+    model = _named_model(args)
     images = data.load_images(args.images, model)
     x = data.preprocess_input(images, model)
     outputs = model.predict(x, verbose=0)

@@ -65,7 +65,11 @@ class Engine:
 
     @property
     def is_tpu(self):
-        return type(self.strategy).__name__ == "TPUStrategy"
+        if self.strategy is None:
+            return False
+        import tensorflow as tf
+
+        return isinstance(self.strategy, tf.distribute.TPUStrategy)
 
     def record(self, batch_size):
         """The engine as ``run_config.json`` records it."""

@@ -91,8 +91,8 @@ def resolve_precision(mixed_precision, engine):
 def resolve_jit_compile(jit_compile, engine):
     """``(bool, reason)``: XLA is used only as stated, never Keras' silent "auto".
 
-    ``"auto"`` here means: on for a TPU and for one GPU, off on CPU and under multi-replica
-    GPU strategies (where Keras' own "auto" would turn it off without saying so).
+    ``"auto"`` here means: on for a TPU and for one GPU, off on CPU and over several GPUs
+    (where Keras' own "auto" would turn it off without saying so).
     ``engine`` is the run's :class:`~keras_arches.distributing.Engine`.
     """
     if isinstance(jit_compile, bool):

@@ -32,7 +32,8 @@ import keras
 from keras_arches import LeNet5, distributing, training
 
 # XLA on JAX: run op by op (jit_compile=False), the all-reduces over 4 virtual CPU devices on 2
-# cores stalled in XLA's rendezvous in 3 runs of 3 beside a busy process (0 of 3 compiled).
+# cores stalled in XLA's rendezvous in 3 runs of 3 beside a busy process (0 of 3 compiled). So
+# every JAX step here is compiled, and its batch is a traced array.
 SETTINGS = dict(epochs=2, steps_per_epoch=3, batch_size=16, test_steps=1, verbose=0,
                 jit_compile=keras.backend.backend() == "jax")
 
@@ -54,13 +55,8 @@ def run(distribution, run_dir, **cluster):
                 spec.pop()
             seen.append([spec, sharding.num_devices])
 
-        def train_step(state, data):  # the sharding of the batch the step receives
-            if isinstance(data[0], jax.core.Tracer):  # compiled
-                jax.debug.inspect_array_sharding(data[0], callback=record)
-            elif isinstance(data[0], jax.Array):  # eager (jit_compile=False)
-                record(data[0].sharding)
-            else:  # a host array, on the default device
-                seen.append([[], 1])
+        def train_step(state, data):  # the sharding of the batch the compiled step receives
+            jax.debug.inspect_array_sharding(data[0], callback=record)
             return step(state, data)
 
         model.train_step = train_step
@@ -70,7 +66,7 @@ def run(distribution, run_dir, **cluster):
     result = training.train(model, distribution=distribution, run_dir=run_dir, **SETTINGS,
                             save_path=f"{run_dir}/saved/model.keras", **cluster)
     kernel = model.get_layer("conv1").kernel.value
-    placed = len(getattr(kernel, "sharding", None).device_set) if seen else None
+    placed = len(kernel.sharding.device_set) if seen else None
     final = model.get_weights()
     np.savez(f"{result.run_dir}/weights.npz", *final)  # process i: run_dir/process_i
     return dict(moved=max(float(np.abs(a - b).max()) for a, b in zip(final, initial)),
@@ -88,8 +84,9 @@ def _free_port():
 
 def _env(backend, devices):
     env = dict(os.environ, PYTHONPATH=ROOT, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
-    # Not conftest's --xla_backend_optimization_level=0: with it, the first all-reduce over 4
-    # virtual CPU devices stalls (3 of 4 reach XLA's rendezvous, which aborts after 40 s).
+    # Not conftest's --xla_backend_optimization_level=0: with it (and op-by-op steps) the first
+    # all-reduce over 4 virtual CPU devices stalled (3 of 4 reached XLA's rendezvous, which
+    # aborts after 40 s); these runs are measured without it.
     env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
     env["CUDA_VISIBLE_DEVICES"] = ""  # the CPU's devices, also on a GPU machine
     for name in distributing.CLUSTER_VARIABLES:
