@@ -324,3 +324,40 @@ def test_explain_command_writes_a_picture_per_image(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("keras-arches explain: error: Model 'squeezenet1_1' has no layer "
                           "'nope'") and "fire9" in err and err.count("\n") == 1
+
+
+def _explained_size(info):
+    """The smallest input whose deepest map is more than one pixel across where the card
+    allows it (64 px for the ImageNet nets: P5 2x2; the CIFAR nets' own 32: 8x8)."""
+    if info.fixed_size_top:
+        return info.default_size
+    return max(info.min_size, info.top_min_size or 0, min(info.default_size, 64))
+
+
+@pytest.mark.parametrize("name", keras_arches.list_models())
+def test_every_builder_is_explained_on_its_deepest_map(name):
+    """On every builder: the default layer is the deepest level of the card's
+    ``feature_info``, the map has that level's size, and on a global-average-pooling + Dense
+    top Grad-CAM (autodiff) equals CAM (the classifier's kernel), their identity in the
+    Grad-CAM paper, section 3.1. The other tops (flattening or convolutional) are refused by
+    CAM with the error naming them."""
+    info = keras_arches.model_info(name)
+    size = _explained_size(info)
+    model = keras_arches.get_model(name, weights=None, input_shape=(size, size, info.channels))
+    deepest = info.feature_info[-1]["layer"]
+    assert explain.feature_layer(model) == deepest
+    images = np.random.default_rng(1).uniform(-1, 1, (1, size, size, info.channels))
+    maps, classes = explain.grad_cam(model, images.astype("float32"))
+    assert maps.shape == (1, *model.get_layer(deepest).output.shape[1:3])
+    assert np.all(np.isfinite(maps)) and maps.min() >= 0 and maps.max() <= 1
+    top = [type(op).__name__ for op in model.operations[-3:]]
+    if top[-2:] == ["GlobalAveragePooling2D", "Dense"] or top == [
+            "GlobalAveragePooling2D", "Dropout", "Dense"]:
+        cams, cam_classes = explain.class_activation_map(model, images.astype("float32"))
+        np.testing.assert_array_equal(cam_classes, classes)
+        np.testing.assert_allclose(cams, maps, atol=1e-4)
+        if maps.shape[1] > 1:
+            _assert_informative(maps)
+    else:
+        with pytest.raises(ValueError):
+            explain.class_activation_map(model, images.astype("float32"))

@@ -2,7 +2,8 @@
 
 Every ``keras-arches ...`` line of the README's ``bash`` blocks (the main job's line aside: it
 is the first command of the README, run by hand or by CI's setup) is run in order, in a folder
-that holds what the lines name: real photos as ``cat.jpg`` and ``dog.png``, torchvision state
+that holds what the lines name: real photos as ``cat.jpg`` and ``dog.png``, an MNIST test
+digit as ``digit3.png`` (``tools/write_mnist_digit.py``), torchvision state
 dicts under the names the lines use, an image folder ``my_photos/`` in Keras' layout; the
 checkpoints the lines' tags name are served from ``file://`` URLs of random-weight reference
 models (the real download path, hash check and conversion, no network).
@@ -13,6 +14,7 @@ import os
 import re
 import shlex
 import shutil
+import sys
 
 import matplotlib
 import pytest
@@ -70,6 +72,12 @@ def readme_folder(tmp_path, monkeypatch):
     _publish(monkeypatch, served, randomise(timm.create_model("resnet50")), "resnet50",
              "a1_in1k", "resnet50-random.safetensors")
     photo_folder(work / "my_photos", per_class=14)
+    sys.path.insert(0, os.path.join(os.path.dirname(README), "tools"))
+    try:
+        import write_mnist_digit
+    finally:
+        sys.path.pop(0)
+    write_mnist_digit.write_digit(3, work / "digit3.png")
     monkeypatch.chdir(work)
     return work
 
