@@ -598,10 +598,10 @@ def complexity_chart(path, models=None, accuracy=None, cache=None):
     bubble area = parameters.
     Returns ``path``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A Figure with its own Agg canvas: the caller's matplotlib backend and pyplot state
+    # stay as they were.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     accuracy = published_top1() if accuracy is None else accuracy
     if models is None:
@@ -614,8 +614,9 @@ def complexity_chart(path, models=None, accuracy=None, cache=None):
         raise ValueError("complexity_chart() needs at least one model to plot.")
 
     ranked = [n for n in summaries if n in accuracy]
-    figure, axes = plt.subplots(1, 2 if ranked else 1, figsize=(15 if ranked else 8, 6.5),
-                                squeeze=False)
+    figure = Figure(figsize=(15 if ranked else 8, 6.5))
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(1, 2 if ranked else 1, squeeze=False)
     left = axes[0][0]
     for name, s in summaries.items():
         x, y = s["params"] / 1e6, s["flops"] / 1e9
@@ -647,7 +648,6 @@ def complexity_chart(path, models=None, accuracy=None, cache=None):
         right.grid(alpha=0.3)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
-    plt.close(figure)
     return path
 
 

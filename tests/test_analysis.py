@@ -7,6 +7,7 @@ import re
 from fractions import Fraction
 
 import keras
+import matplotlib
 import pytest
 from conftest import parity_import
 
@@ -394,7 +395,14 @@ def test_complexity_chart(tmp_path, monkeypatch):
 
     monkeypatch.setattr(registry, "get_model", no_build)
     small = keras_arches.profile(_model((227, 227, 3), _alexnet_stem))
-    path = analysis.complexity_chart(tmp_path / "chart.png", models=["vgg16", small], cache=cache)
+    backend = matplotlib.get_backend()
+    matplotlib.use("pdf")  # the caller's choice, which the chart must leave alone
+    try:
+        path = analysis.complexity_chart(tmp_path / "chart.png", models=["vgg16", small],
+                                         cache=cache)
+        assert matplotlib.get_backend() == "pdf"
+    finally:
+        matplotlib.use(backend)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert analysis.profile_registered(["vgg16"], cache=cache)["vgg16"]["macs"] == 15_470_264_320
 
