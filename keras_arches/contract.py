@@ -205,23 +205,28 @@ class Contract:
             f"weights={weights!r} (no such file, and not a checkpoint name)"
         )
 
+    @staticmethod
+    def _shape_of_tensor(input_shape, input_tensor):
+        """``input_tensor``'s shape (without the batch axis), which ``input_shape`` must match."""
+        if not keras.backend.is_keras_tensor(input_tensor):
+            raise ValueError(
+                "`input_tensor` must be a Keras tensor (the output of "
+                f"`keras.Input` or of a layer). Received: {type(input_tensor).__name__}"
+            )
+        tensor_shape = tuple(input_tensor.shape[1:])
+        if input_shape is not None and tuple(input_shape) != tensor_shape:
+            raise ValueError(
+                "`input_shape` contradicts `input_tensor`: received "
+                f"input_shape={tuple(input_shape)} but input_tensor has shape "
+                f"{tuple(input_tensor.shape)}. Pass one of them, or matching values."
+            )
+        return tensor_shape
+
     def _resolve_input_shape(self, input_shape, input_tensor):
         info = self.info
         default_shape = _to_data_format(info.default_shape)
         if input_tensor is not None:
-            if not keras.backend.is_keras_tensor(input_tensor):
-                raise ValueError(
-                    "`input_tensor` must be a Keras tensor (the output of "
-                    f"`keras.Input` or of a layer). Received: {type(input_tensor).__name__}"
-                )
-            tensor_shape = tuple(input_tensor.shape[1:])
-            if input_shape is not None and tuple(input_shape) != tensor_shape:
-                raise ValueError(
-                    "`input_shape` contradicts `input_tensor`: received "
-                    f"input_shape={tuple(input_shape)} but input_tensor has shape "
-                    f"{tuple(input_tensor.shape)}. Pass one of them, or matching values."
-                )
-            input_shape = tensor_shape
+            input_shape = self._shape_of_tensor(input_shape, input_tensor)
         if input_shape is None:
             if self.include_top:
                 return default_shape
@@ -249,6 +254,12 @@ class Contract:
                     f"weights, `input_shape` should be {default_shape}. Received: "
                     f"input_shape={input_shape}"
                 )
+        self._check_sizes(input_shape, spatial)
+        return input_shape
+
+    def _check_sizes(self, input_shape, spatial):
+        """The spatial sizes against the card's minimum sizes and the top's needs."""
+        info = self.info
         if self.include_top and info.top_min_size and any(
             d is not None and d < info.top_min_size for d in spatial
         ):
@@ -269,7 +280,6 @@ class Contract:
                 "If `include_top` is True, you should specify a static "
                 f"`input_shape`. Received: input_shape={input_shape}"
             )
-        return input_shape
 
     # -- building ---------------------------------------------------------
 

@@ -701,46 +701,57 @@ def pipeline(
         pair = tf.stack([tf.cast(seed, tf.int64), index])
         return _transform(image, size, channels, crop, flip, pair, True), label
 
-    n = source.num_examples
     if in_memory:
-        # Random access: each epoch is a permutation drawn from (seed, epoch) alone.
-        images, labels = _materialise(source)
-
-        used = steps_per_epoch * batch_size if steps_per_epoch else n
-
-        def one_epoch(epoch):
-            keys = tf.random.stateless_uniform([n], seed=tf.stack([tf.constant(seed, tf.int64),
-                                                                   epoch]))
-            order = tf.argsort(keys)[:used]
-            indices = epoch * n + tf.range(used, dtype=tf.int64)
-            return tf.data.Dataset.from_tensor_slices((indices, order))
-
-        def example(index, position):
-            return augmented(index, tf.gather(images, position), tf.gather(labels, position))
-
-        last = start_epoch + 1 if epochs is None else epochs
-        stream = tf.data.Dataset.range(start_epoch, last).flat_map(one_epoch)
-        stream = stream.map(example, num_parallel_calls=tf.data.AUTOTUNE)
-        batches = stream.batch(batch_size, drop_remainder=True)
+        stream = _permuted_epochs(source, augmented, seed, batch_size, steps_per_epoch,
+                                  start_epoch, epochs)
     else:
         # A stream: a shuffle buffer seeded by (seed, start epoch); deterministic, but a run
         # resumed at an epoch sees other batches than the uninterrupted run did.
+        n = source.num_examples
         repeats = 1 if epochs is None else epochs - start_epoch
         stream = base.shuffle(min(shuffle_buffer, n), seed=seed * 1_000_003 + start_epoch)
         stream = stream.repeat(repeats).enumerate(start=start_epoch * n)
         stream = stream.map(_unpacked(augmented), num_parallel_calls=tf.data.AUTOTUNE)
-        batches = stream.batch(batch_size, drop_remainder=True)
+    batches = stream.batch(batch_size, drop_remainder=True)
     batches = batches.map(finish, num_parallel_calls=tf.data.AUTOTUNE)
     if mixing:
-        @tf.autograph.experimental.do_not_convert
-        def mix(images, labels):
-            for layer in mixing:
-                mixed = layer({"images": images, "labels": labels})
-                images, labels = mixed["images"], mixed["labels"]
-            return images, labels
-
-        batches = batches.map(mix)
+        batches = batches.map(_mixer(mixing))
     return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def _permuted_epochs(source, augmented, seed, batch_size, steps_per_epoch, start_epoch, epochs):
+    """The examples of an in-memory source, augmented, epoch after epoch: random access, each
+    epoch a permutation drawn from ``(seed, epoch)`` alone."""
+    images, labels = _materialise(source)
+    n = source.num_examples
+    used = steps_per_epoch * batch_size if steps_per_epoch else n
+
+    def one_epoch(epoch):
+        keys = tf.random.stateless_uniform([n], seed=tf.stack([tf.constant(seed, tf.int64),
+                                                               epoch]))
+        order = tf.argsort(keys)[:used]
+        indices = epoch * n + tf.range(used, dtype=tf.int64)
+        return tf.data.Dataset.from_tensor_slices((indices, order))
+
+    def example(index, position):
+        return augmented(index, tf.gather(images, position), tf.gather(labels, position))
+
+    last = start_epoch + 1 if epochs is None else epochs
+    stream = tf.data.Dataset.range(start_epoch, last).flat_map(one_epoch)
+    return stream.map(example, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _mixer(mixing):
+    """The batch function that applies the MixUp/CutMix layers ``mixing`` in turn."""
+
+    @tf.autograph.experimental.do_not_convert
+    def mix(images, labels):
+        for layer in mixing:
+            mixed = layer({"images": images, "labels": labels})
+            images, labels = mixed["images"], mixed["labels"]
+        return images, labels
+
+    return mix
 
 
 def _unpacked(function):

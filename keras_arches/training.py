@@ -392,6 +392,46 @@ def _prepare_run_dir(run_dir, config, resume):
     return backup, start, weights
 
 
+def _resolve_recipe(model, recipe):
+    """The recipe record: ``recipe`` by name or record, else the model card's."""
+    if recipe is not None:
+        return recipes_lib.get_recipe(recipe)
+    if isinstance(model, str) or getattr(model, "arch", None) is not None:
+        return recipes_lib.recipe_for(model)  # the model card's
+    raise ValueError(
+        "Training a callable, or a model that no keras_arches builder made, needs `recipe` "
+        f"(a name or a Recipe; known: {', '.join(recipes_lib.RECIPES)})."
+    )
+
+
+def _resolve_determinism(deterministic, jit, engine):
+    """Deterministic ops unless XLA compiles the step (None); both at once is a ValueError."""
+    if deterministic is None:
+        deterministic = not jit
+    elif deterministic and jit:
+        # Keras turns XLA off (with a warning) when deterministic ops are on.
+        raise ValueError(
+            "jit_compile=True and deterministic=True exclude each other in Keras (it would "
+            "silently drop XLA): pass deterministic=False, or jit_compile=False."
+        )
+    if engine.distribution is not None and engine.devices > 1 and not jit:
+        warnings.warn(
+            f"{engine.name} over {engine.devices} devices with jit_compile=False runs each op "
+            "with its own all-reduce; on CPU devices these stalled in XLA's rendezvous (tests/"
+            "test_distributing.py). Pass jit_compile=True (--jit-compile on).", stacklevel=3)
+    return deterministic
+
+
+def _process_paths(run_dir, save_path, engine):
+    """The run directory and save path of this process. Every process makes the same calls (a
+    save gathers the weights from all of them): process i writes into a run directory of its
+    own, its copy of the model included."""
+    if not engine.process_id:
+        return run_dir, save_path
+    run_dir = os.path.join(run_dir, f"process_{engine.process_id}")
+    return run_dir, save_path and os.path.join(run_dir, "saved", os.path.basename(save_path))
+
+
 def train(
     model,
     *,
@@ -456,33 +496,13 @@ def train(
     _positive("batch_size", batch_size)
     _positive("steps_per_epoch", steps_per_epoch)
     _positive("test_steps", test_steps)
-    if recipe is not None:
-        recipe = recipes_lib.get_recipe(recipe)
-    elif isinstance(model, str) or getattr(model, "arch", None) is not None:
-        recipe = recipes_lib.recipe_for(model)  # the model card's
-    else:
-        raise ValueError(
-            "Training a callable, or a model that no keras_arches builder made, needs `recipe` "
-            f"(a name or a Recipe; known: {', '.join(recipes_lib.RECIPES)})."
-        )
+    recipe = _resolve_recipe(model, recipe)
     keras.utils.set_random_seed(seed)
     engine = distributing.engine(distribution, coordinator=coordinator,
                                  num_processes=num_processes, process_id=process_id)
     precision = resolve_precision(mixed_precision, engine)
     jit, jit_reason = resolve_jit_compile(jit_compile, engine)
-    if deterministic is None:
-        deterministic = not jit
-    elif deterministic and jit:
-        # Keras turns XLA off (with a warning) when deterministic ops are on.
-        raise ValueError(
-            "jit_compile=True and deterministic=True exclude each other in Keras (it would "
-            "silently drop XLA): pass deterministic=False, or jit_compile=False."
-        )
-    if engine.distribution is not None and engine.devices > 1 and not jit:
-        warnings.warn(
-            f"{engine.name} over {engine.devices} devices with jit_compile=False runs each op "
-            "with its own all-reduce; on CPU devices these stalled in XLA's rendezvous (tests/"
-            "test_distributing.py). Pass jit_compile=True (--jit-compile on).", stacklevel=2)
+    deterministic = _resolve_determinism(deterministic, jit, engine)
     epochs = epochs or recipe.epochs
     batch_size = batch_size or recipe.batch_size
     engine.check_batch(batch_size)
@@ -492,12 +512,7 @@ def train(
         name, kwargs, input_shape = _model_spec(model, options, input_shape, source)
     else:
         name, kwargs = getattr(model, "name", "model"), {}
-    run_dir = run_dir or os.path.join("logs", name)
-    if engine.process_id:
-        # Every process makes the same calls (a save gathers the weights from all of them):
-        # process i writes into a run directory of its own, its copy of the model included.
-        run_dir = os.path.join(run_dir, f"process_{engine.process_id}")
-        save_path = save_path and os.path.join(run_dir, "saved", os.path.basename(save_path))
+    run_dir, save_path = _process_paths(run_dir or os.path.join("logs", name), save_path, engine)
     config = dict(
         model=name, options=options or {}, dataset=dataset, recipe=recipe.name, epochs=epochs,
         batch_size=batch_size, steps_per_epoch=steps_per_epoch, input_shape=input_shape,

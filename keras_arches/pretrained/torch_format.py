@@ -173,8 +173,8 @@ def read_zip(archive):
     return _Unpickler(io.BytesIO(archive.read(pickles[0])), load_storage).load()
 
 
-def read_legacy(handle):
-    """The object in a legacy-format torch file (an open binary file)."""
+def _check_legacy_header(handle):
+    """Reads the three header pickles of a legacy torch file: magic, protocol, system info."""
     magic = _Unpickler(handle).load()
     if magic != LEGACY_MAGIC:
         raise ValueError("it is a pickle but not a torch checkpoint (no torch magic number)")
@@ -182,6 +182,43 @@ def read_legacy(handle):
     if protocol != LEGACY_PROTOCOL:
         raise ValueError(f"it has torch's legacy protocol {protocol!r}, not {LEGACY_PROTOCOL}")
     _Unpickler(handle).load()  # system info: a dict of plain values
+
+
+def _read_legacy_storages(handle, storages):
+    """Reads the storages that follow the object, in the order of the file's key list."""
+    keys = _Unpickler(handle).load()
+    if not isinstance(keys, list):
+        raise ValueError("its list of storage keys is missing")
+    for key in keys:
+        if key not in storages:
+            raise ValueError(f"it stores {key!r}, which no tensor refers to")
+        storage_type, storage = storages[key]
+        header = handle.read(8)
+        if len(header) != 8:
+            raise ValueError(f"its storage {key!r} is truncated")
+        (count,) = struct.unpack("<q", header)
+        raw = handle.read(count * storage_type.dtype.itemsize)
+        if count < 0 or len(raw) != count * storage_type.dtype.itemsize:
+            raise ValueError(f"its storage {key!r} is truncated")
+        storage.array = np.frombuffer(raw, storage_type.dtype.newbyteorder("<")).astype(
+            storage_type.dtype)
+
+
+def _link_legacy(views, pending):
+    """Points the storage views at their roots, then rebuilds the deferred tensors."""
+    for storage, root, offset in views:
+        if root.array is None:
+            raise ValueError("a storage view refers to a storage that is not in the file")
+        storage.array = root.array[offset:]
+    for placeholder, storage, offset, size, stride in pending:
+        if storage.array is None:
+            raise ValueError("a tensor refers to a storage that is not in the file")
+        placeholder.value = _rebuild_tensor(storage, offset, size, stride)
+
+
+def read_legacy(handle):
+    """The object in a legacy-format torch file (an open binary file)."""
+    _check_legacy_header(handle)
     storages = {}  # key -> (storage type, numel); filled in as the pickle refers to them
     views = []
 
@@ -205,30 +242,8 @@ def read_legacy(handle):
         return placeholder
 
     result = _Unpickler(handle, load_storage, deferred).load()
-    keys = _Unpickler(handle).load()
-    if not isinstance(keys, list):
-        raise ValueError("its list of storage keys is missing")
-    for key in keys:
-        if key not in storages:
-            raise ValueError(f"it stores {key!r}, which no tensor refers to")
-        storage_type, storage = storages[key]
-        header = handle.read(8)
-        if len(header) != 8:
-            raise ValueError(f"its storage {key!r} is truncated")
-        (count,) = struct.unpack("<q", header)
-        raw = handle.read(count * storage_type.dtype.itemsize)
-        if count < 0 or len(raw) != count * storage_type.dtype.itemsize:
-            raise ValueError(f"its storage {key!r} is truncated")
-        storage.array = np.frombuffer(raw, storage_type.dtype.newbyteorder("<")).astype(
-            storage_type.dtype)
-    for storage, root, offset in views:
-        if root.array is None:
-            raise ValueError("a storage view refers to a storage that is not in the file")
-        storage.array = root.array[offset:]
-    for placeholder, storage, offset, size, stride in pending:
-        if storage.array is None:
-            raise ValueError("a tensor refers to a storage that is not in the file")
-        placeholder.value = _rebuild_tensor(storage, offset, size, stride)
+    _read_legacy_storages(handle, storages)
+    _link_legacy(views, pending)
     return _resolve(result)
 
 
