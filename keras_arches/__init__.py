@@ -17,14 +17,14 @@ from keras_arches import (  # noqa: F401  (recipes registers schedules)
     training,
 )
 from keras_arches.analysis import profile
-from keras_arches.contract import strip_auxiliary
+from keras_arches.arch_model import ArchModel, strip_auxiliary
 from keras_arches.data import class_names, decode_predictions, load_images, preprocess_input
 from keras_arches.ensemble import ensemble
 from keras_arches.exporting import export, export_all
 from keras_arches.finetuning import finetune
 from keras_arches.models import *  # noqa: F401,F403  (registers the builders)
 from keras_arches.models import __all__ as _model_names
-from keras_arches.registry import ArchModel, get_model, list_models, model_info
+from keras_arches.registry import get_model, list_models, model_info
 from keras_arches.saving import load_model
 from keras_arches.training import train
 

@@ -564,7 +564,7 @@ def profile_registered(names=None, cache=None):
     Auxiliary heads are stripped: the inference model is what is measured.
     """
     from keras_arches import registry
-    from keras_arches.contract import strip_auxiliary
+    from keras_arches.arch_model import strip_auxiliary
 
     cache = cache or _default_cache()
     stored = _load_cache(cache)
@@ -669,7 +669,7 @@ def add_profile_arguments(parser):
 def run_profile_command(args):
     """Profile a model: per-layer memory, parameters, MACs and FLOPs."""
     from keras_arches import registry
-    from keras_arches.contract import strip_auxiliary
+    from keras_arches.arch_model import strip_auxiliary
 
     info = registry.model_info(args.model)
     size = args.input_size or info.default_size

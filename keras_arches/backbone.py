@@ -14,7 +14,7 @@ import math
 
 import keras
 
-from keras_arches import registry
+from keras_arches.arch_model import with_outputs
 
 _FEATURE_INFO: dict = {}
 
@@ -82,7 +82,7 @@ def pyramid(model, info, out_levels=None):
     """The model on the same layers whose output is ``{"P<level>": map}`` (see the module)."""
     found = taps(model)
     levels = _check_out_levels(out_levels, found, info.name)
-    return registry.with_outputs(model, {f"P{level}": found[level][1] for level in levels})
+    return with_outputs(model, {f"P{level}": found[level][1] for level in levels})
 
 
 def check_features_only(features_only, out_levels, pooling):

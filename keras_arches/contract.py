@@ -15,6 +15,7 @@ import keras
 from keras import layers
 
 from keras_arches import loading, registry
+from keras_arches.arch_model import ArchModel
 from keras_arches.layers.stochastic_depth import check_rate  # noqa: F401  (builders use it)
 
 POOLING_MODES = (None, "avg", "max")
@@ -314,7 +315,7 @@ class Contract:
     def model(self, outputs):
         """The functional model, with the requested weights loaded (:mod:`keras_arches.loading`:
         one loader for a tag and a file)."""
-        model = registry.ArchModel(
+        model = ArchModel(
             self.inputs, outputs, name=self.name,
             arch=self.info.name if registry.is_registered(self.info) else None,
             checkpoint=self.checkpoint, variant=self.info.variant,
@@ -322,17 +323,3 @@ class Contract:
         if self.weights is not None:
             loading.load(model, self.info, self.weights, include_top=self.include_top)
         return model
-
-
-def strip_auxiliary(model):
-    """The inference model of a model trained with auxiliary heads.
-
-    Builders with ``aux_classifiers=True`` return ``[main, aux1, ...]`` with
-    the main classifier first. This returns a model on the same layers (weights
-    shared, nothing copied) whose only output is the main one; a model with a
-    single output is returned as is.
-    """
-    if len(model.outputs) == 1:
-        return model
-    # model.input keeps a single-input model callable on a bare tensor.
-    return registry.with_outputs(model, model.outputs[0])

@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_arches.contract import strip_auxiliary
+from keras_arches.arch_model import strip_auxiliary
 
 _PROBABILITY_ACTIVATIONS = {"softmax", "sigmoid"}
 

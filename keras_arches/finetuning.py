@@ -16,7 +16,7 @@ import keras
 
 from keras_arches import data as data_lib
 from keras_arches import registry, training
-from keras_arches.contract import strip_auxiliary
+from keras_arches.arch_model import strip_auxiliary
 from keras_arches.recipes import Recipe
 
 _GUIDE = "Keras transfer-learning guide (Chollet 2020)"

@@ -191,6 +191,24 @@ def _no_key_map(card, path):
     )
 
 
+def _is_file(weights):
+    return isinstance(weights, (str, os.PathLike)) and os.path.isfile(weights)
+
+
+def resolve_variant(card, weights, variant=None):
+    """The card a build with ``weights=`` and ``variant=`` uses.
+
+    The rule: a checkpoint chooses its layout. ``variant=None`` takes the layout of the
+    checkpoint named by ``weights`` (the default layout for None or a default-layout tag); for
+    a local state dict file, the layout its keys fit (a Keras file: the default layout). An
+    explicit ``variant`` must agree with a tag's checkpoint, else ``ValueError``
+    (:meth:`keras_arches.registry.ModelInfo.for_tag`).
+    """
+    if variant is None and _is_file(weights) and weights not in card.all_tags:
+        return card.for_variant(variant_of_file(card, weights))
+    return card.for_tag(weights, variant)
+
+
 def variant_of_file(card, path):
     """The builder variant a local weights file is in: the default for a Keras file; for a state
     dict, the one variant with a key map, or the one whose key map its keys fit."""

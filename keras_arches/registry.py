@@ -10,10 +10,11 @@ Nothing else in the package keeps a table keyed by model name.
 import dataclasses
 import functools
 import inspect
-import os
 from typing import Callable, Mapping, Optional, Tuple
 
 import keras
+
+from keras_arches import backbone
 
 _REGISTRY: dict = {}
 
@@ -197,8 +198,6 @@ class ModelInfo:
     def feature_info(self):
         """Per pyramid level: ``level``, ``stride``, ``channels``, ``layer`` (timm's
         ``feature_info``), as the builder's ``features_only=True`` returns them."""
-        from keras_arches import backbone
-
         return backbone.feature_info(self)
 
     def _imagenet_default(self):
@@ -224,78 +223,22 @@ class ModelInfo:
             )
         return dataclasses.replace(self, **self.variants[variant], variant=variant)
 
-    def resolve_variant(self, weights, variant=None):
-        """The card a build with ``weights=`` and ``variant=`` uses.
-
-        The rule: a checkpoint chooses its layout. ``variant=None`` takes the layout of the
-        checkpoint named by ``weights`` (the default layout for None or a default-layout tag); for
-        a local state dict file, the layout its keys fit (a Keras file: the default layout). An
-        explicit ``variant`` must agree with a tag's checkpoint, else ``ValueError``.
-        """
+    def for_tag(self, tag, variant=None):
+        """The card of the layout a checkpoint tag is in (None or ``"imagenet"``: this card's
+        layout, or ``variant``'s). An explicit ``variant`` must agree with the tag's
+        checkpoint, else ``ValueError``. A local file's layout is found by
+        :func:`keras_arches.loading.resolve_variant`."""
         tag_variant = None
-        if variant is None and _is_file(weights) and weights not in self.all_tags:
-            from keras_arches import loading
-
-            return self.for_variant(loading.variant_of_file(self, weights))
-        if isinstance(weights, str) and weights != "imagenet":
-            checkpoint = self.checkpoint_for(weights)
+        if isinstance(tag, str) and tag != "imagenet":
+            checkpoint = self.checkpoint_for(tag)
             tag_variant = checkpoint.variant if checkpoint is not None else None
             if variant is not None and checkpoint is not None and tag_variant != variant:
                 raise ValueError(
-                    f"The checkpoint {weights!r} of {self.name} is in the "
+                    f"The checkpoint {tag!r} of {self.name} is in the "
                     f"{tag_variant or 'default'} layout, not variant={variant!r}. Pass "
                     f"variant={tag_variant!r} or leave `variant` unset."
                 )
         return self.for_variant(variant if variant is not None else tag_variant)
-
-
-def _is_file(weights):
-    return isinstance(weights, (str, os.PathLike)) and os.path.isfile(weights)
-
-
-@keras.saving.register_keras_serializable(package="keras_arches")
-class ArchModel(keras.Model):
-    """A functional ``keras.Model`` that knows which registered builder made it.
-
-    ``arch`` is the registry name, ``checkpoint`` the weights it was built with (None for
-    random initialisation; its card gives the input preprocessing) and ``variant`` its layout
-    (None: the default). ``class_names`` are the names of its classes where they are not the
-    checkpoint's own: a fine-tuned model's folder names, in class order (None: the checkpoint's,
-    see :func:`keras_arches.data.class_names`). All four are part of the config, so they
-    survive ``.keras`` saving and a ``safe_mode=True`` reload. Everything else is a plain
-    functional model.
-    """
-
-    _FACTS = ("arch", "checkpoint", "variant", "class_names")
-
-    def __init__(self, *args, arch=None, checkpoint=None, variant=None, class_names=None,
-                 **kwargs):
-        super().__init__(*args, **kwargs)
-        self.arch = arch
-        self.checkpoint = checkpoint
-        self.variant = variant
-        self.class_names = None if class_names is None else [str(n) for n in class_names]
-
-    def get_config(self):
-        return {**super().get_config(), **{key: getattr(self, key) for key in self._FACTS}}
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        facts = {key: config.pop(key, None) for key in cls._FACTS}
-        model = super().from_config(config, custom_objects)
-        for key, value in facts.items():
-            setattr(model, key, value)
-        return model
-
-
-def with_outputs(model, outputs):
-    """A model on ``model``'s layers (weights shared) with other ``outputs``; an
-    :class:`ArchModel` keeps its ``arch``, ``checkpoint``, ``variant`` and ``class_names``."""
-    if isinstance(model, ArchModel):
-        return ArchModel(model.input, outputs, name=model.name,
-                         **{key: getattr(model, key) for key in ArchModel._FACTS})
-    return keras.Model(model.input, outputs, name=model.name)
 
 
 def _with_features_only(builder):
@@ -311,8 +254,6 @@ def _with_features_only(builder):
     def build(*args, features_only=False, out_levels=None, **kwargs):
         if features_only is False and out_levels is None:
             return builder(*args, **kwargs)
-        from keras_arches import backbone
-
         arguments = signature.bind(*args, **kwargs).arguments
         backbone.check_features_only(features_only, out_levels, arguments.get("pooling"))
         arguments["include_top"] = False
@@ -420,7 +361,7 @@ def model_info(model):
             f"Unknown checkpoint {tag!r} for {info.name}. "
             f"Known: {', '.join(info.all_tags) or 'none'}."
         )
-    return dataclasses.replace(info.resolve_variant(tag), checkpoint=tag)
+    return dataclasses.replace(info.for_tag(tag), checkpoint=tag)
 
 
 def get_model(name, **kwargs):

@@ -30,7 +30,8 @@ import tensorflow as tf
 from keras_arches import data as data_lib
 from keras_arches import distributing, registry
 from keras_arches import recipes as recipes_lib
-from keras_arches.contract import strip_auxiliary
+from keras_arches.arch_model import ArchModel, strip_auxiliary
+from keras_arches.precision import dtype_policy
 
 POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 # Settings a resumed run must share with the run that wrote its backup.
@@ -121,17 +122,6 @@ def op_determinism(enabled=True):
     finally:
         if enabled and not was:
             tf_config.disable_op_determinism()
-
-
-@contextlib.contextmanager
-def dtype_policy(name):
-    """Sets the global dtype policy for the block and restores the previous one after."""
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(name)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
 
 
 # -- checkpoints --------------------------------------------------------------------------
@@ -597,7 +587,7 @@ def train(
 def _name_classes(net, names):
     """A builder's model trained on data with class names records them (``class_names``), so
     that its predictions and exports name its classes; names it already has are kept."""
-    if (names and isinstance(net, registry.ArchModel) and not net.class_names
+    if (names and isinstance(net, ArchModel) and not net.class_names
             and net.outputs[0].shape[-1] == len(names)):
         net.class_names = list(names)
 

@@ -13,7 +13,7 @@ from conftest import parity_import
 
 import keras_arches
 from keras_arches import analysis, cli, registry
-from keras_arches.contract import strip_auxiliary
+from keras_arches.arch_model import strip_auxiliary
 from keras_arches.layers import (
     AuxiliaryClassifier,
     FireModule,

@@ -17,6 +17,7 @@ from conftest import assert_same_weights, keras_accuracy, parity_import
 
 import keras_arches
 from keras_arches import data, exporting, training
+from keras_arches.arch_model import ArchModel
 from keras_arches.layers import (
     AuxiliaryClassifier,
     CeilPooling2D,
@@ -31,7 +32,7 @@ from keras_arches.layers import (
     local_response_normalization,
 )
 from keras_arches.layers.connection_table import LENET5_C3_TABLE
-from keras_arches.registry import ArchModel, model_info
+from keras_arches.registry import model_info
 
 pytestmark = pytest.mark.backend
 

@@ -133,7 +133,7 @@ def test_every_variant_card_is_complete_and_its_checkpoints_choose_it(card, vari
     for tag in own:
         named = keras_arches.model_info(f"{card.name}.{tag}")
         assert (named.variant, named.checkpoint, named.params) == (variant, tag, layout.params)
-        assert card.resolve_variant(tag).variant == variant
+        assert card.for_tag(tag).variant == variant
         assert tag not in card.tags  # the default layout does not offer it
     with pytest.raises(ValueError, match="`variant` must be one of"):
         card.for_variant("no such layout")

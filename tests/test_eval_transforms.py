@@ -54,7 +54,7 @@ def _shell(name, tag, size):
     card = keras_arches.model_info(f"{name}.{tag}" if tag else name)
     inputs = keras.Input((size, size, card.channels))
     outputs = keras.layers.Identity()(inputs)
-    return registry.ArchModel(inputs, outputs, arch=card.name, checkpoint=tag,
+    return keras_arches.ArchModel(inputs, outputs, arch=card.name, checkpoint=tag,
                               variant=card.variant)
 
 

@@ -256,10 +256,10 @@ def test_resnet110_projection_shortcuts_only_at_the_two_transitions():
 def test_a_checkpoint_chooses_its_layout():
     # The rule: weights=<tag> builds the tag's layout; an explicit contradiction is an error.
     info = model_info("resnet50")
-    assert info.resolve_variant("a1_in1k").variant == "torchvision"
-    assert info.resolve_variant("imagenet").variant is None  # keras' own file
-    assert info.resolve_variant("imagenet", "torchvision").default_checkpoint == "tv_in1k"
-    assert model_info("resnet110").resolve_variant("cifar10").variant == "projection"
+    assert info.for_tag("a1_in1k").variant == "torchvision"
+    assert info.for_tag("imagenet").variant is None  # keras' own file
+    assert info.for_tag("imagenet", "torchvision").default_checkpoint == "tv_in1k"
+    assert model_info("resnet110").for_tag("cifar10").variant == "projection"
     with pytest.raises(ValueError, match="projection shortcuts .* shortcut='zero_pad'"):
         keras_arches.ResNet110(weights="cifar10", shortcut="zero_pad")
     with pytest.raises(ValueError, match="`shortcut` must be one of"):

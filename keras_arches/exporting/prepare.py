@@ -3,8 +3,8 @@
 import keras
 import numpy as np
 
-from keras_arches.contract import strip_auxiliary
-from keras_arches.training import dtype_policy
+from keras_arches.arch_model import strip_auxiliary
+from keras_arches.precision import dtype_policy
 
 _MIXED_POLICIES = ("mixed_float16", "mixed_bfloat16", "float16", "bfloat16")
 

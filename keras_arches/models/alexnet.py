@@ -2,6 +2,7 @@
 
 from keras import layers
 
+from keras_arches import loading
 from keras_arches.contract import Contract, check_rate
 from keras_arches.layers import CeilPooling2D, LocalResponseNormalization
 from keras_arches.models.common import data_format_for
@@ -121,7 +122,7 @@ def AlexNet(
     flattens pool5 as here. ``groups`` applies to the paper's layout only. Returns a Keras
     ``Model``.
     """
-    info = AlexNet.info.resolve_variant(weights, variant)
+    info = loading.resolve_variant(AlexNet.info, weights, variant)
     if groups not in (1, 2):
         raise ValueError(
             "`groups` must be 1 (one tower) or 2 (the paper's two towers). "
@@ -208,7 +209,7 @@ def ZFNet(
     default's on unit-variance random inputs (0.17 on inputs 10 times larger). With
     ``conv3_5_filters=(512, 1024, 512)`` it is pytorchcv's ``zfnetb``. Returns a Keras ``Model``.
     """
-    info = ZFNet.info.resolve_variant(weights, variant)
+    info = loading.resolve_variant(ZFNet.info, weights, variant)
     filters = tuple(conv3_5_filters) if isinstance(conv3_5_filters, (list, tuple)) else ()
     if len(filters) != 3 or not all(
         isinstance(f, int) and not isinstance(f, bool) and f > 0 for f in filters

@@ -5,6 +5,7 @@ import dataclasses
 import keras
 from keras import layers
 
+from keras_arches import loading
 from keras_arches.contract import Contract, check_rate, check_width, scale_width
 from keras_arches.layers import AuxiliaryClassifier, CeilPooling2D, LocalResponseNormalization
 from keras_arches.models.common import bn_act, check_bool, data_format_for
@@ -201,7 +202,7 @@ def GoogLeNet(
     ``transform_input``). ``width_multiplier`` applies to the paper's layout only. Returns a Keras
     ``Model``.
     """
-    info = GoogLeNet.info.resolve_variant(weights, variant)
+    info = loading.resolve_variant(GoogLeNet.info, weights, variant)
     check_bool("aux_classifiers", aux_classifiers)
     if aux_classifiers and not include_top:
         raise ValueError(

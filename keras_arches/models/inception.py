@@ -8,6 +8,8 @@ same modules, v4 and Inception-ResNet v2 reuse their layouts with other widths.
 
 from keras import layers
 
+from keras_arches import loading
+from keras_arches.arch_model import ArchModel
 from keras_arches.contract import Contract, check_rate
 from keras_arches.layers import AuxiliaryClassifier
 from keras_arches.models.common import check_bool, conv_bn, data_format_for, keras_weights
@@ -16,7 +18,6 @@ from keras_arches.registry import (
     IMAGENET_STD,
     INCEPTION_MEAN,
     INCEPTION_STD,
-    ArchModel,
     register,
     timm_checkpoint,
 )
@@ -312,7 +313,7 @@ def InceptionV3(
             "`aux_classifiers=True` needs `include_top=True`: the auxiliary head is a "
             "classifier. Received: include_top=False"
         )
-    info = InceptionV3.info.resolve_variant(weights, variant)
+    info = loading.resolve_variant(InceptionV3.info, weights, variant)
     c = Contract(
         info, include_top, weights, input_tensor, input_shape, pooling,
         classes, classifier_activation, name,

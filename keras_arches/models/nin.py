@@ -2,6 +2,7 @@
 
 from keras import layers
 
+from keras_arches import loading
 from keras_arches.contract import Contract, check_rate
 from keras_arches.layers import CeilPooling2D
 from keras_arches.models.common import data_format_for, gap_classifier
@@ -122,7 +123,7 @@ def NiN(
     authors'. With a CIFAR checkpoint and the top, the default ``classes`` is the checkpoint's
     10. ``variant=None`` is ``"imagenet"``. Returns a Keras ``Model``.
     """
-    info = NiN.info.resolve_variant(weights, None if variant == "imagenet" else variant)
+    info = loading.resolve_variant(NiN.info, weights, None if variant == "imagenet" else variant)
     if variant == "imagenet" and info.variant is not None:
         raise ValueError(
             f"The checkpoint {weights!r} of nin is in the {info.variant} layout, not "

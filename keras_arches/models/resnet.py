@@ -14,6 +14,7 @@ import math
 
 from keras import layers
 
+from keras_arches import loading
 from keras_arches.contract import Contract, check_rate
 from keras_arches.layers import CeilPooling2D, SqueezeExcite, StochasticDepth, drop_path_rates
 from keras_arches.models.common import (
@@ -569,7 +570,7 @@ def ResNet50(
     ``"imagenet"`` then loads ``"tv_in1k"``). A checkpoint chooses its variant
     (``variant=None``); a contradicting ``variant`` is a ``ValueError``. Returns a Keras
     ``Model``."""
-    info = ResNet50.info.resolve_variant(weights, variant)
+    info = loading.resolve_variant(ResNet50.info, weights, variant)
     return ResNet(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
@@ -603,7 +604,7 @@ def ResNet101(
 ):
     """ResNet-101: :func:`ResNet50` with 3-4-23-3 blocks (``keras.applications.ResNet101``;
     ``variant="torchvision"``: torchvision's ``resnet101``). Returns a Keras ``Model``."""
-    info = ResNet101.info.resolve_variant(weights, variant)
+    info = loading.resolve_variant(ResNet101.info, weights, variant)
     return ResNet(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
@@ -638,7 +639,7 @@ def ResNet152(
 ):
     """ResNet-152: :func:`ResNet50` with 3-8-36-3 blocks (``keras.applications.ResNet152``;
     ``variant="torchvision"``: torchvision's ``resnet152``). Returns a Keras ``Model``."""
-    info = ResNet152.info.resolve_variant(weights, variant)
+    info = loading.resolve_variant(ResNet152.info, weights, variant)
     return ResNet(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
@@ -1277,7 +1278,7 @@ def ResNet110(
     ``"zero_pad"`` (option A). Returns a Keras ``Model``."""
     _check_choice("shortcut", shortcut, (None, *SHORTCUTS))
     variant = "projection" if shortcut == "projection" else None
-    info = ResNet110.info.resolve_variant(weights, variant)
+    info = loading.resolve_variant(ResNet110.info, weights, variant)
     if shortcut == "zero_pad" and info.variant == "projection":
         raise ValueError(
             f"The checkpoint {weights!r} of resnet110 has projection shortcuts (option B), not "

@@ -11,6 +11,7 @@ batch norms use PyTorch's epsilon 1e-5.
 
 from keras import layers
 
+from keras_arches import loading
 from keras_arches.contract import Contract
 from keras_arches.models.common import TORCH_BN_EPSILON, bn_act, conv_bn, keras_weights
 from keras_arches.registry import INCEPTION_MEAN, INCEPTION_STD, register, timm_checkpoint
@@ -121,7 +122,7 @@ def Xception(
     ``"imagenet"`` then loads); a checkpoint chooses its variant (``variant=None``), and a
     contradicting ``variant`` is a ``ValueError``. Returns a Keras ``Model``.
     """
-    info = Xception.info.resolve_variant(weights, variant)
+    info = loading.resolve_variant(Xception.info, weights, variant)
     c = Contract(
         info, include_top, weights, input_tensor, input_shape, pooling,
         classes, classifier_activation, name,
