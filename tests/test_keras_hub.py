@@ -166,20 +166,18 @@ def test_readme_block_runs_with_a_served_checkpoint(tmp_path, monkeypatch):
     from a local file (random weights and batch-norm statistics); an encoder of that tag
     computes torchvision's own ``layer4`` output."""
     from conftest import parity_import
-    from test_loading import randomise, relative_error, serve
+    from test_loading import randomise, relative_error
+    from test_readme_commands import README, _publish
 
     torch = parity_import("torch")
     torchvision = parity_import("torchvision")
-    import hashlib
     import re
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     monkeypatch.chdir(tmp_path)
     torch.manual_seed(0)
     reference = randomise(torchvision.models.resnet18())
-    torch.save(reference.state_dict(), tmp_path / "resnet18.pth")
-    digest = hashlib.sha256((tmp_path / "resnet18.pth").read_bytes()).hexdigest()
-    serve(monkeypatch, (tmp_path / "resnet18.pth").as_uri(), f"sha256:{digest[:8]}")
+    _publish(monkeypatch, tmp_path, reference, "resnet18", "tv_in1k", "resnet18.pth")
 
     with open(README) as handle:
         section = handle.read().split("## With keras-hub", 1)[1]
@@ -200,5 +198,3 @@ def test_readme_block_runs_with_a_served_checkpoint(tmp_path, monkeypatch):
         expected = body(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy().transpose(0, 2, 3, 1)
     assert relative_error(keras.ops.convert_to_numpy(encoder(x)), expected) <= 1e-4
 
-
-README = __file__.rsplit("/tests/", 1)[0] + "/README.md"
