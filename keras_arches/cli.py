@@ -36,17 +36,40 @@ def _builder_kwargs(args):
 
 
 def _run_list(args):
-    """List the registered models with their size, parameters, twin and checkpoints."""
+    """List the registered models, one line each (``--checkpoints``: then each checkpoint)."""
     from keras_arches import registry
 
-    for name in registry.list_models(family=args.family):
-        info = registry.model_info(name)
-        print(
-            f"{name:24s} {info.family:12s} {info.default_size:>4d}px "
-            f"{info.params:>13,d} params  {info.twin}"
+    pretrained = {"yes": True, "no": False, None: None}[args.pretrained]
+    names = registry.list_models(args.pattern, pretrained=pretrained, dataset=args.dataset,
+                                 family=args.family)
+    if not names:
+        raise ValueError(
+            f"No registered model matches pattern={args.pattern!r}, --pretrained "
+            f"{args.pretrained}, --dataset {args.dataset}, --family {args.family}. "
+            "`keras-arches list` shows them all."
         )
-        for line in _checkpoint_lines(info):
-            print(f"    {line}")
+    for name in names:
+        info = registry.model_info(name)
+        tags = info.all_tags
+        weights = f"{len(tags):3d} checkpoint{'s' if len(tags) != 1 else ' '}"
+        print(f"{name:20s} {info.family:12s} {info.default_size:>4d}px "
+              f"{info.params:>12,d} params {weights}  {', '.join(info.datasets) or '-'}")
+        if args.checkpoints:
+            for line in _checkpoint_lines(info):
+                print(f"    {line}")
+
+
+def _add_list_arguments(parser):
+    parser.add_argument("pattern", nargs="?", default=None,
+                        help='a shell pattern on the name, e.g. "resnet*" (default: all)')
+    parser.add_argument("--pretrained", choices=("yes", "no"), default=None,
+                        help="only models with (yes) or without (no) a published checkpoint")
+    parser.add_argument("--dataset", default=None,
+                        help="only models with a checkpoint trained on it: imagenet-1k, "
+                        "cifar-10, cifar-100, svhn")
+    parser.add_argument("--family", default=None, help="only this family, e.g. resnet")
+    parser.add_argument("--checkpoints", action="store_true",
+                        help="also each checkpoint: tag, source top-1, dataset, licence")
 
 
 def _checkpoint_lines(info):
@@ -491,11 +514,7 @@ def _run_tune(args):
 
 
 COMMANDS = [
-    (
-        "list",
-        lambda p: p.add_argument("--family", default=None, help="only this family"),
-        _run_list,
-    ),
+    ("list", _add_list_arguments, _run_list),
     ("summary", _add_model_arguments, _run_summary),
     ("predict", _add_predict_arguments, _run_predict),
     ("explain", _add_explain_arguments, _run_explain),

@@ -253,6 +253,15 @@ RECIPES = {
             "5-epoch linear warm-up for large batches.",
         ),
         Recipe(
+            "resnet_cifar", "He et al. 2016, CVPR, section 4.2 (CIFAR-10)", "sgd", 0.1, 128,
+            164, schedule="step", boundaries=(82, 123), weight_decay=1e-4,
+            notes="Momentum 0.9, weight decay 1e-4, batch 128, lr 0.1 divided by 10 at 32k and "
+            "48k iterations, 64k in all: at 391 iterations per epoch of the 50k training "
+            "images, epochs 82 and 123 of 164. Augmentation: 4-pixel padding, random 32x32 "
+            "crops, flips. ResNet-110's 0.01 warm-up for the first 400 iterations is not "
+            "reproduced (ResNet110 trains with Huang et al.'s stochastic-depth recipe).",
+        ),
+        Recipe(
             "resnext", "Xie et al. 2017, CVPR, section 4 (fb.resnet.torch schedule)", "sgd",
             0.1, 256, 120, schedule="step", boundaries=(30, 60, 90), weight_decay=1e-4,
             warmup_epochs=5,

@@ -8,6 +8,7 @@ Nothing else in the package keeps a table keyed by model name.
 """
 
 import dataclasses
+import fnmatch
 import functools
 import inspect
 from typing import Callable, Mapping, Optional, Tuple
@@ -40,6 +41,9 @@ CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)
 _TORCHVISION = "https://download.pytorch.org/models/"
 _HF = "https://huggingface.co/timm/{}/resolve/main/model.safetensors"
 _IMGCLSMOB = "https://github.com/osmr/imgclsmob/releases/download/"
+_AKAMASTER = "https://github.com/akamaster/pytorch_resnet_cifar10/raw/master/pretrained_models/"
+#: The classes of each dataset a checkpoint may be trained on.
+DATASET_CLASSES = {"imagenet-1k": 1000, "cifar-10": 10, "cifar-100": 100, "svhn": 10}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,12 +112,30 @@ def timm_checkpoint(name, layout, top1, licence, *, url=None, input_size=224, cr
     )
 
 
-def imgclsmob_checkpoint(tag, release, file_stem, sha1, layout, error, *, variant=None):
-    """A pytorchcv 0.0.74 (imgclsmob) CIFAR-10 ``.pth.zip``: ``error`` is its test error in %."""
+def imgclsmob_checkpoint(tag, release, file_stem, sha1, layout, error, *, variant=None,
+                         dataset="cifar-10"):
+    """A pytorchcv 0.0.74 (imgclsmob) ``.pth.zip`` of a 32 px net: ``error`` is its test error
+    in %. imgclsmob normalises CIFAR-10, CIFAR-100 and SVHN alike, with CIFAR-10's mean and std
+    (its ``CIFAR100MetaInfo`` and ``SVHNMetaInfo`` inherit them)."""
     return Checkpoint(
         tag, f"{_IMGCLSMOB}{release}/{file_stem}.pth.zip", layout, "pytorchcv 0.0.74", "mit",
-        round(100 - error, 2), file_hash=f"sha1:{sha1}", dataset="cifar-10", classes=10,
-        input_size=32, crop_pct=1.0, mean=CIFAR10_MEAN, std=CIFAR10_STD, variant=variant,
+        round(100 - error, 2), file_hash=f"sha1:{sha1}", dataset=dataset,
+        classes=DATASET_CLASSES[dataset], input_size=32, crop_pct=1.0, mean=CIFAR10_MEAN,
+        std=CIFAR10_STD, variant=variant,
+    )
+
+
+def akamaster_checkpoint(depth, digest, error):
+    """A CIFAR-10 ResNet-``depth`` of akamaster/pytorch_resnet_cifar10 (option-A shortcuts;
+    ``error``: the test error in % of its README). The file is ``torch.save`` of
+    ``{"state_dict", "best_prec1"}`` with ``nn.DataParallel``'s ``module.`` keys; its name ends
+    in its SHA-256 prefix (torch.hub's convention, adopted in the repository's issue 7). Its
+    trainer normalises [0, 1] inputs with ImageNet's mean and std. BSD-2-Clause."""
+    return Checkpoint(
+        "akamaster_cifar10", f"{_AKAMASTER}resnet{depth}-{digest}.th", "akamaster.resnet_cifar",
+        "akamaster/pytorch_resnet_cifar10", "bsd-2-clause", round(100 - error, 2),
+        file_hash=f"sha256:{digest}", dataset="cifar-10", classes=10, input_size=32,
+        crop_pct=1.0,
     )
 
 
@@ -193,6 +215,13 @@ class ModelInfo:
     def all_tags(self):
         """The tags of every layout of the builder: :attr:`tags`, then the other variants'."""
         return self.tags + [c.tag for c in self.checkpoints if c.variant != self.variant]
+
+    @property
+    def datasets(self):
+        """The datasets of the builder's published checkpoints, every layout's, in order."""
+        found = ["imagenet-1k"] if self.weights else []
+        found += [c.dataset for c in self.checkpoints]
+        return list(dict.fromkeys(found))
 
     @property
     def feature_info(self):
@@ -318,20 +347,41 @@ def cards():
     return list(_REGISTRY.values())
 
 
-def list_models(family=None, weights=None):
-    """Names of the registered models.
+def list_models(pattern=None, *, pretrained=None, dataset=None, family=None, weights=None):
+    """Names of the registered models, in registration order, as timm's ``list_models``.
 
-    ``family`` keeps one family (e.g. ``"resnet"``); ``weights`` keeps the
-    models with that published checkpoint (e.g. ``"imagenet"``).
+    Args:
+        pattern: a shell pattern on the name (``"resnet*"``, ``"*cifar*"``; case-insensitive),
+            or None for all.
+        pretrained: True keeps the models with a published checkpoint in any layout, False those
+            with none, None both.
+        dataset: keeps the models with a checkpoint trained on that dataset (``"imagenet-1k"``,
+            ``"cifar-10"``, ... :data:`DATASET_CLASSES`; keras.applications' ``"imagenet"``
+            files count as ``"imagenet-1k"``).
+        family: keeps one family (e.g. ``"resnet"``).
+        weights: keeps the models whose default layout loads ``weights=`` that name (e.g.
+            ``"imagenet"``).
+
+    Returns:
+        A list of registry names.
     """
-    if family is not None and family not in {e.family for e in _REGISTRY.values()}:
-        families = sorted({e.family for e in _REGISTRY.values()})
+    families = sorted({e.family for e in _REGISTRY.values()})
+    if family is not None and family not in families:
         raise ValueError(f"Unknown family {family!r}. Known families: {families}.")
+    if dataset is not None and dataset not in DATASET_CLASSES:
+        raise ValueError(
+            f"Unknown dataset {dataset!r}. Known datasets: {sorted(DATASET_CLASSES)}."
+        )
+    if pretrained not in (None, True, False):
+        raise ValueError(f"`pretrained` must be None, True or False. Received: {pretrained!r}")
     return [
         e.name
         for e in _REGISTRY.values()
-        if (family is None or e.family == family)
-        and (weights is None or weights in e.weights)
+        if (pattern is None or fnmatch.fnmatch(e.name, str(pattern).lower()))
+        and (pretrained is None or bool(e.all_tags) == pretrained)
+        and (dataset is None or dataset in e.datasets)
+        and (family is None or e.family == family)
+        and (weights is None or weights in e.tags)
     ]
 
 

@@ -345,6 +345,14 @@ REFERENCE_ROWS = {
     "WRN-28-10 (CIFAR, 10 classes)": ("wide_resnet", {}, (32, 32, 3), 36_497_146, 5_243_328_768),
     "ResNet-110 (CIFAR, option A shortcuts, 10 classes)": (
         "resnet110", {}, (32, 32, 3), 1_736_058, 252_887_680),
+    "ResNet-20 (CIFAR, option A shortcuts, 10 classes)": (
+        "resnet20", {}, (32, 32, 3), 271_098, 40_551_040),
+    "ResNet-32 (CIFAR, option A shortcuts, 10 classes)": (
+        "resnet32", {}, (32, 32, 3), 466_426, 68_862_592),
+    "ResNet-44 (CIFAR, option A shortcuts, 10 classes)": (
+        "resnet44", {}, (32, 32, 3), 661_754, 97_174_144),
+    "ResNet-56 (CIFAR, option A shortcuts, 10 classes)": (
+        "resnet56", {}, (32, 32, 3), 857_082, 125_485_696),
     "DenseNet-BC-100 k=12 (CIFAR, 10 classes)": (
         "densenet_bc", {}, (32, 32, 3), 793_150, 287_929_692),
 }

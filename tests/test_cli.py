@@ -10,16 +10,34 @@ import keras
 import numpy as np
 import pytest
 
+import keras_arches
 from keras_arches import cli
 from keras_arches.exporting import synthetic_images
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def test_list_prints_every_model(capsys):
+def test_list_prints_every_model_on_one_screen(capsys):
     assert cli.main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == keras_arches.list_models()
+    assert len(lines) <= 50
+    vgg16 = next(line for line in lines if line.startswith("vgg16 "))
+    assert "138,357,544" in vgg16 and "2 checkpoints" in vgg16 and "imagenet-1k" in vgg16
+
+
+def test_list_filters_like_list_models(capsys):
+    assert cli.main(["list", "resnet*", "--dataset", "cifar-10", "--checkpoints"]) == 0
     out = capsys.readouterr().out
-    assert "vgg16" in out and "138,357,544" in out
+    models = [line.split()[0] for line in out.splitlines() if not line.startswith(" ")]
+    assert models == keras_arches.list_models("resnet*", dataset="cifar-10")
+    assert "akamaster_cifar10" in out and "shortcut=projection" in out
+    assert cli.main(["list", "--pretrained", "no"]) == 0
+    out = capsys.readouterr().out
+    assert [line.split()[0] for line in out.splitlines()] == ["fractalnet", "inception_v2",
+                                                             "lenet5"]
+    assert cli.main(["list", "nothing*"]) == 2  # a usage error, as argparse exits
+    assert "No registered model matches pattern='nothing*'" in capsys.readouterr().err
 
 
 def test_summary_builds_the_model(capsys):

@@ -283,6 +283,52 @@ def test_a_tag_in_another_layout_builds_and_converts_in_that_layout(tmp_path, mo
     assert cached() == ["resnet110.cifar10.pth.zip", "resnet110.cifar10.weights.h5"]
 
 
+def test_akamaster_s_published_file_shape_loads_from_its_tag(tmp_path, monkeypatch):
+    """akamaster's files are legacy torch pickles of {"state_dict", "best_prec1"} saved from
+    nn.DataParallel ("module." keys), named by their SHA-256 prefix: served as resnet20's
+    "akamaster_cifar10", the tag builds option A and computes the reference's logits."""
+    from akamaster_resnet import AkamasterResNet
+
+    torch.manual_seed(0)
+    reference = AkamasterResNet(20).eval()
+    with torch.no_grad():
+        for module in reference.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.1, 0.1)
+                module.running_var.uniform_(0.5, 2.0)
+    path = tmp_path / "published" / "resnet20.th"
+    path.parent.mkdir()
+    state = {f"module.{k}": v for k, v in reference.state_dict().items()}
+    torch.save({"state_dict": state, "best_prec1": 91.73}, path,
+               _use_new_zipfile_serialization=False)
+    assert path.read_bytes()[:2] != b"PK"  # the legacy format, as torch 1.0 wrote it
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    serve(monkeypatch, path.as_uri(), f"sha256:{digest}", name="resnet20",
+          tag="akamaster_cifar10")
+    model = keras_arches.get_model("resnet20.akamaster_cifar10", classifier_activation=None)
+    card = keras_arches.model_info(model)
+    assert (card.variant, card.checkpoint, card.layout) == (
+        None, "akamaster_cifar10", "akamaster.resnet_cifar")
+    checkpoint = card.checkpoint_for("akamaster_cifar10")
+    assert (checkpoint.mean, checkpoint.std, checkpoint.top1) == (
+        (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 91.73)  # its trainer's; 8.27 % error
+    x = np.random.default_rng(1).normal(size=(2, 32, 32, 3)).astype("float32")
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy()
+    ours = np.asarray(model(x))
+    assert np.abs(ours - expected).max() / np.abs(expected).max() <= 1e-4
+    assert cached() == ["resnet20.akamaster_cifar10.pth", "resnet20.akamaster_cifar10.weights.h5"]
+    # A changed byte fails the hash check; the cache keeps only the good files.
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "other_home"))
+    with pytest.raises(ValueError, match="hash"):
+        keras_arches.get_model("resnet20.akamaster_cifar10")
+    assert cached() == []
+
+
 # -- one loader: a tag and a file give the same model ------------------------------------------
 
 

@@ -29,12 +29,14 @@ import pytest
 # loaded already).
 sys.modules.setdefault("triton", None)
 
+from akamaster_resnet import AkamasterResNet  # noqa: E402
 from conftest import parity_import  # noqa: E402
 
 torch = parity_import("torch")
 torchvision = parity_import("torchvision")
 timm = parity_import("timm")
 pytorchcv_provider = parity_import("pytorchcv.model_provider")
+pytorchcv_resnet_cifar = parity_import("pytorchcv.models.resnet_cifar")
 safetensors_torch = parity_import("safetensors.torch")
 
 import keras_arches  # noqa: E402
@@ -249,6 +251,8 @@ def test_parity(builder, reference, layout, size, options, tmp_path):
         ("inception_v3", _timm("inception_v3"), "torchvision", ("tv_in1k", "gluon_in1k")),
         ("xception", _timm("legacy_xception"), "timm", ("tf_in1k",)),
         ("resnet110", _pytorchcv("resnet110_cifar10"), "projection", ("cifar10",)),
+        ("resnet20", _pytorchcv("resnet20_cifar10"), "projection", ("cifar10",)),
+        ("resnet56", lambda: AkamasterResNet(56), None, ("akamaster_cifar10",)),
     ],
 )
 def test_a_checkpoint_s_card_counts_its_source_s_parameters(builder, reference, variant, tags):
@@ -258,7 +262,8 @@ def test_a_checkpoint_s_card_counts_its_source_s_parameters(builder, reference, 
     for tag in tags:
         card = keras_arches.model_info(f"{builder}.{tag}")
         assert (card.variant, card.params, card.checkpoint) == (variant, count, tag)
-        assert tag in card.tags and tag not in default.tags and tag in default.all_tags
+        assert tag in card.tags and (tag in default.tags) == (variant is None)
+        assert tag in default.all_tags
     assert default.variant is None
 
 
@@ -344,12 +349,37 @@ def test_densenet121_parity_with_legacy_keys(tmp_path):
         ("DenseNetBC", _pytorchcv("densenet100_k12_bc_cifar10"), "pytorchcv.densenet_cifar", {}),
         ("ResNet110", _pytorchcv("resnet110_cifar10"), "pytorchcv.resnet_cifar",
          dict(shortcut="projection")),
+        ("ResNet20", _pytorchcv("resnet20_cifar10"), "pytorchcv.resnet_cifar",
+         dict(shortcut="projection")),
+        ("ResNet56", _pytorchcv("resnet56_cifar10"), "pytorchcv.resnet_cifar",
+         dict(shortcut="projection")),
+        # pytorchcv publishes no 32- or 44-layer file; its generic builder makes the layout.
+        ("ResNet32", lambda: pytorchcv_resnet_cifar.get_resnet_cifar(10, 32, False),
+         "pytorchcv.resnet_cifar", dict(shortcut="projection")),
     ],
-    ids=["WideResNet", "DenseNetBC", "ResNet110"],
+    ids=["WideResNet", "DenseNetBC", "ResNet110", "ResNet20", "ResNet56", "ResNet32"],
 )
 def test_cifar_parity(builder, reference, layout, options, tmp_path):
     errors, *_ = _pair(builder, reference, layout, (32, 32), tmp_path, options, pth_zip=True)
     assert "model.pth.zip" in errors
+
+
+def _compressible_key(key):
+    """The spelling of one revision of akamaster's resnet.py (``layer1.0.compressible_conv1``)."""
+    return re.sub(r"(^|\.)(conv\d|linear)\.", r"\1compressible_\2.", key)
+
+
+@pytest.mark.parametrize("depth", [20, 32, 44, 56, 110])
+def test_akamaster_cifar_parity(depth, tmp_path):
+    # Option A against the re-written reference: the count (no parameters in the shortcuts) and
+    # the logits; the .pth spells the keys as the repository's "compressible" revision did.
+    _, ours, source, _ = _pair(
+        f"ResNet{depth}", lambda: AkamasterResNet(depth), "akamaster.resnet_cifar", (32, 32),
+        tmp_path, rename=_compressible_key,
+    )
+    assert "layer2.0.compressible_conv1.weight" in read_state_dict(tmp_path / "model.pth")
+    assert keras_arches.model_info(ours).variant is None
+    assert not any(layer.name.endswith("_0_conv") for layer in ours.layers)
 
 
 @pytest.mark.parametrize("builder, name", [("VGG16", "vgg16"), ("VGG19", "vgg19")])

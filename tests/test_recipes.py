@@ -14,6 +14,7 @@ FAMILIES = (
     "lenet", "alexnet", "vgg", "nin", "googlenet", "squeezenet", "inception", "xception",
     "resnet", "resnext", "wide_resnet", "senet", "densenet", "fractalnet",
 )
+CIFAR_RESNETS = ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110")
 
 
 def test_every_family_and_registered_model_has_a_recipe():
@@ -21,10 +22,12 @@ def test_every_family_and_registered_model_has_a_recipe():
         assert recipe_for(family).name in RECIPES
     for name in keras_arches.list_models():
         assert recipe_for(name) is recipe_for(keras_arches.model_info(name).family) or (
-            name == "resnet110"  # Huang et al.'s stochastic-depth schedule, not He et al.'s
+            name in CIFAR_RESNETS
         )
     assert recipe_for("zfnet").name == "alexnet"
-    assert recipe_for("resnet110").name == "stochastic_depth"
+    assert recipe_for("resnet110").name == "stochastic_depth"  # Huang et al.'s schedule
+    for name in ("resnet20", "resnet32", "resnet44", "resnet56"):
+        assert recipe_for(name).name == "resnet_cifar"
     with pytest.raises(ValueError, match="Unknown recipe 'adamw'"):
         recipes.get_recipe("adamw")
 
@@ -43,6 +46,17 @@ def test_the_papers_values():
     for name in ("resnet", "resnext", "wide_resnet"):
         assert RECIPES[name].optimizer_name == "sgd" and RECIPES[name].schedule == "step"
     assert RECIPES["resnet"].warmup_epochs == 5
+
+
+def test_he_et_al_cifar_recipe_is_section_4_2_in_epochs():
+    # 0.1, /10 at 32k and 48k iterations, 64k in all, batch 128 on the 50k training images.
+    r = RECIPES["resnet_cifar"]
+    per_epoch = math.ceil(50_000 / 128)
+    assert r.boundaries == tuple(round(i / per_epoch) for i in (32_000, 48_000))
+    assert r.epochs == round(64_000 / per_epoch)
+    assert (r.learning_rate, r.batch_size, r.weight_decay, r.momentum, r.gamma) == (
+        0.1, 128, 1e-4, 0.9, 0.1)
+    assert (r.schedule, r.nesterov, r.warmup_epochs) == ("step", False, 0.0)
 
 
 def _lr(schedule, step):
@@ -113,11 +127,14 @@ PAPER_SCHEDULES = {
     "squeezenet": lambda epoch: 0.04 * (1 - epoch / 68),  # poly, power 1, to 0
     "fractalnet": _divide_at(0.02, 0.1, (200, 300, 350, 375)),
     "stochastic_depth": _divide_at(0.1, 0.1, (250, 375)),
+    # He et al.: /10 at 32k and 48k iterations of batch 128 on 50k images.
+    "resnet_cifar": lambda epoch: 0.1 * 0.1 ** sum(
+        epoch * math.ceil(50_000 / 128) >= i for i in (32_000, 48_000)),
 }
 PAPER_EPOCHS = {"lenet": 20, "alexnet": 90, "vgg": 74, "nin": 90, "googlenet": 60,
                 "inception": 100, "xception": 100, "resnet": 90, "resnext": 120,
                 "wide_resnet": 200, "senet": 100, "densenet": 90, "squeezenet": 68,
-                "fractalnet": 400, "stochastic_depth": 500}
+                "fractalnet": 400, "stochastic_depth": 500, "resnet_cifar": 164}
 
 
 def test_every_schedule_follows_its_paper():
@@ -159,6 +176,7 @@ SMALL = {
     "resnet": ("resnet18", {"input_shape": (32, 32, 3)}),
     "stochastic_depth": ("resnet18", {"drop_path_rate": 0.5, "input_shape": (32, 32, 3)}),
     "wide_resnet": ("wide_resnet", {"depth": 10, "width": 2, "input_shape": (32, 32, 3)}),
+    "resnet_cifar": ("resnet20", {"input_shape": (32, 32, 3)}),
 }
 
 
@@ -191,7 +209,7 @@ def _stand_in(aux_heads):
 
 
 _REAL = {"nin", "googlenet", "squeezenet", "densenet", "resnet", "stochastic_depth",
-         "wide_resnet"}  # real registered models: a few seconds more
+         "wide_resnet", "resnet_cifar"}  # real registered models: a few seconds more
 
 
 @pytest.mark.parametrize(

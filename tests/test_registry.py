@@ -20,6 +20,27 @@ def test_list_and_get():
     assert info.params == 143_667_240 and info.default_shape == (224, 224, 3)
 
 
+def test_list_models_filters_as_timm_s():
+    names = keras_arches.list_models()
+    assert keras_arches.list_models("resnet*") == [n for n in names if n.startswith("resnet")]
+    assert keras_arches.list_models("RESNET1?") == ["resnet18"]
+    # PRETRAINED.md: no public checkpoint is known for LeNet-5, Inception v2 or FractalNet.
+    assert keras_arches.list_models(pretrained=False) == ["fractalnet", "inception_v2", "lenet5"]
+    assert set(keras_arches.list_models(pretrained=True)) == set(names) - {
+        "fractalnet", "inception_v2", "lenet5"}
+    # He et al.'s Table 6 rows with akamaster's files, pytorchcv's WRN, NiN and DenseNet-BC.
+    assert keras_arches.list_models(dataset="cifar-10") == [
+        "densenet_bc", "nin", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110",
+        "wide_resnet"]
+    assert keras_arches.list_models("*net*", dataset="cifar-10", family="densenet") == [
+        "densenet_bc"]
+    assert "vgg16" in keras_arches.list_models(dataset="imagenet-1k")
+    with pytest.raises(ValueError, match="Known datasets: .*cifar-10"):
+        keras_arches.list_models(dataset="cifar10")
+    with pytest.raises(ValueError, match="`pretrained` must be None, True or False"):
+        keras_arches.list_models(pretrained="yes")
+
+
 def test_unknown_names_list_the_alternatives():
     with pytest.raises(ValueError, match="Known models: .*vgg16"):
         keras_arches.get_model("vgg17")
@@ -49,3 +70,20 @@ def test_strip_auxiliary_shares_weights():
     x = np.ones((2, 8), "float32")
     np.testing.assert_array_equal(inference(x), trained(x)[0])
     assert keras_arches.strip_auxiliary(inference) is inference
+
+
+def test_the_readme_model_table_is_the_cards():
+    """README.md's model table is written by tools/model_table.py from the cards: one row per
+    registered model, and no hand edit survives."""
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "tools" / "model_table.py"
+    spec = importlib.util.spec_from_file_location("model_table", path)
+    model_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(model_table)
+    text = model_table.README.read_text()
+    assert model_table.with_table(text) == text, "run python tools/model_table.py"
+    rows = model_table.model_table().splitlines()[2:]
+    assert [row.split("`")[3] for row in rows] == keras_arches.list_models()
+    assert "| `ResNet20` | `resnet20` | resnet | 32 / 32 | 271,098 (10 classes) |" in text

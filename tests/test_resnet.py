@@ -15,7 +15,7 @@ from conftest import parity_import, random_images
 
 import keras_arches
 from keras_arches.layers import CeilPooling2D, SqueezeExcite, StochasticDepth
-from keras_arches.models import resnet
+from keras_arches.models import resnet, resnet_cifar
 from keras_arches.registry import model_info
 
 # registry name -> (trainable, no-top count_params()) from docs/reference_counts.md.
@@ -38,7 +38,12 @@ REFERENCE = {
     "senet154": (115_088_984, 113_287_536),
     "wide_resnet": (36_479_194, 36_490_736),
     "resnet110": (1_727_962, 1_735_408),
+    "resnet20": (269_722, 270_448),
+    "resnet32": (464_154, 465_776),
+    "resnet44": (658_586, 661_104),
+    "resnet56": (853_018, 856_432),
 }
+CIFAR = ("wide_resnet", "resnet110", "resnet20", "resnet32", "resnet44", "resnet56")
 
 
 def trainable_count(model):
@@ -50,17 +55,23 @@ def _slow_if_big(names):
 
 
 def test_every_variant_is_registered_and_in_a_family():
-    # VARIANTS rows: one per registered builder, one per builder layout ("resnet50_torchvision").
-    layouts = [f"{name}_{v}" for name in REFERENCE for v in model_info(name).variants]
+    # VARIANTS rows: one per ImageNet builder, one per builder layout ("resnet50_torchvision");
+    # the CIFAR rows are resnet_cifar's, each with its option-B variant.
+    imagenet = [name for name in REFERENCE if name not in CIFAR]
+    layouts = [f"{name}_{v}" for name in imagenet for v in model_info(name).variants]
     assert sorted(layouts) == [
-        "resnet101_torchvision", "resnet110_projection", "resnet152_torchvision",
-        "resnet50_torchvision",
+        "resnet101_torchvision", "resnet152_torchvision", "resnet50_torchvision",
     ]
-    assert sorted([*REFERENCE, *layouts]) == sorted(resnet.VARIANTS)
+    assert sorted([*imagenet, *layouts]) == sorted(resnet.VARIANTS)
+    assert [f"resnet{depth}" for depth in resnet_cifar.RESNETS] == [
+        "resnet20", "resnet32", "resnet44", "resnet56", "resnet110"]
+    for name in CIFAR[1:]:
+        assert list(model_info(name).variants) == ["projection"]
     families = {name: model_info(name).family for name in REFERENCE}
     assert {n for n, f in families.items() if f == "resnet"} == {
         "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet50v2",
-        "resnet101v2", "resnet152v2", "resnet110",
+        "resnet101v2", "resnet152v2", "resnet110", "resnet20", "resnet32", "resnet44",
+        "resnet56",
     }
     assert {n for n, f in families.items() if f == "wide_resnet"} == {
         "wide_resnet50_2", "wide_resnet101_2", "wide_resnet",
@@ -208,6 +219,18 @@ def test_se_sits_after_the_last_batch_norm_of_the_branch():
 
 
 # -------------------------------------------------------------------- CIFAR networks
+
+
+@pytest.mark.parametrize(
+    "depth, millions", [(20, 0.27), (32, 0.46), (44, 0.66), (56, 0.85), (110, 1.7)]
+)
+def test_cifar_resnet_counts_of_the_paper(depth, millions):
+    """He et al. 2016, Table 6 (CIFAR-10, parameters in millions): 6n + 2 layers, option A."""
+    model = getattr(keras_arches, f"ResNet{depth}")(drop_path_rate=0.0)
+    assert round(trainable_count(model) / 1e6, 2 if millions < 1 else 1) == millions
+    assert resnet_cifar.RESNETS[depth].paper_params == millions
+    assert len([layer for layer in model.layers if layer.name.endswith("_out")]) == (depth - 2) // 2
+    assert not any(layer.name.endswith("_0_conv") for layer in model.layers)  # no projection
 
 
 @pytest.mark.parametrize("depth, width, millions", [(40, 4, 8.9), (16, 8, 11.0), (28, 10, 36.5)])

@@ -20,7 +20,6 @@ from keras_arches.models.resnet import (
     ResNet50V2,
     ResNet101,
     ResNet101V2,
-    ResNet110,
     ResNet152,
     ResNet152V2,
     ResNeXt50_32x4d,
@@ -29,9 +28,16 @@ from keras_arches.models.resnet import (
     SENet154,
     SEResNet50,
     SEResNeXt50_32x4d,
-    WideResNet,
     WideResNet50_2,
     WideResNet101_2,
+)
+from keras_arches.models.resnet_cifar import (
+    ResNet20,
+    ResNet32,
+    ResNet44,
+    ResNet56,
+    ResNet110,
+    WideResNet,
 )
 from keras_arches.models.squeezenet import SqueezeNet1_0, SqueezeNet1_1
 from keras_arches.models.vgg import VGG16, VGG19
@@ -46,5 +52,5 @@ __all__ = [
     "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2",
     "ResNet18", "ResNet34", "ResNeXt50_32x4d", "ResNeXt101_32x8d", "ResNeXt101_64x4d",
     "WideResNet50_2", "WideResNet101_2", "SEResNet50", "SEResNeXt50_32x4d", "SENet154",
-    "WideResNet", "ResNet110",
+    "WideResNet", "ResNet110", "ResNet20", "ResNet32", "ResNet44", "ResNet56",
 ]

@@ -1,4 +1,5 @@
-"""The residual family: ResNet, ResNetV2, ResNeXt, Wide ResNet, SENet, CIFAR ResNets.
+"""The residual family: ResNet, ResNetV2, ResNeXt, Wide ResNet, SENet (the CIFAR rows:
+:mod:`keras_arches.models.resnet_cifar`).
 
 One builder, :func:`ResNet`, and one block, :func:`residual_block`, make every variant; each
 registered builder is a short function that picks a row of :data:`VARIANTS`. The options that
@@ -29,7 +30,6 @@ from keras_arches.registry import (
     INCEPTION_MEAN,
     INCEPTION_STD,
     ModelInfo,
-    imgclsmob_checkpoint,
     register,
     timm_checkpoint,
     torchvision_checkpoint,
@@ -43,10 +43,6 @@ _XIE2017 = (
 )
 _WRN2016 = "Zagoruyko & Komodakis 2016, Wide Residual Networks (arXiv:1605.07146)"
 _HU2018 = "Hu et al. 2018, Squeeze-and-Excitation Networks (arXiv:1709.01507)"
-_HUANG2016 = (
-    "He et al. 2016 (arXiv:1512.03385) CIFAR-10 ResNet-110 with Huang et al. 2016, "
-    "Deep Networks with Stochastic Depth (arXiv:1603.09382)"
-)
 
 KERAS_BN_EPSILON = 1.001e-5  # keras.applications' ResNet batch norms
 
@@ -87,7 +83,7 @@ def _positive_ints(name, value, length=None):
         )
 
 
-def _check_choice(name, value, allowed):
+def check_choice(name, value, allowed):
     if not any(value is a or (type(value) is type(a) and value == a) for a in allowed):
         raise ValueError(f"`{name}` must be one of {allowed}. Received: {name}={value!r}")
 
@@ -120,11 +116,11 @@ class ResNetLayout:
     drop_path_rate: float
 
     def __post_init__(self):
-        _check_choice("block", self.block, BLOCKS)
-        _check_choice("stem", self.stem, STEMS)
-        _check_choice("shortcut", self.shortcut, SHORTCUTS)
-        _check_choice("conv_bias", self.conv_bias, CONV_BIAS)
-        _check_choice("stride_block", self.stride_block, ("first", "last"))
+        check_choice("block", self.block, BLOCKS)
+        check_choice("stem", self.stem, STEMS)
+        check_choice("shortcut", self.shortcut, SHORTCUTS)
+        check_choice("conv_bias", self.conv_bias, CONV_BIAS)
+        check_choice("stride_block", self.stride_block, ("first", "last"))
         _positive_ints("blocks_per_stage", self.blocks_per_stage)
         for name in ("widths", "strides"):
             _positive_ints(name, getattr(self, name), len(self.blocks_per_stage))
@@ -416,7 +412,6 @@ _KERAS_V2 = dict(
     preact=True, strides=(2, 2, 2, 1), stride_block="last", conv_bias="unnormalized",
     bn_epsilon=KERAS_BN_EPSILON,
 )
-_CIFAR = dict(block="basic", stem="3x3", stem_width=16, widths=(16, 32, 64), strides=(1, 2, 2))
 _DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 
 #: Registry name -> the :func:`ResNet` options of that variant.
@@ -444,10 +439,6 @@ VARIANTS = {
         blocks_per_stage=_DEPTHS[152], groups=64, base_width=4, reduce_first=2, se=True,
         stem="deep", shortcut_kernel_size=3,
     ),
-    "resnet110": dict(_CIFAR, blocks_per_stage=(18, 18, 18), shortcut="zero_pad"),
-    "resnet110_projection": dict(_CIFAR, blocks_per_stage=(18, 18, 18)),  # pytorchcv's
-    # WRN-d-1 here; WideResNet sets `blocks_per_stage` and `widths` from `depth` and `width`.
-    "wide_resnet": dict(_CIFAR, preact=True, blocks_per_stage=(4, 4, 4)),
 }
 
 
@@ -1173,121 +1164,4 @@ def SENet154(
         classifier_activation=classifier_activation, name=name, info=SENet154.info,
         head_dropout_rate=dropout_rate, drop_path_rate=drop_path_rate, output_stride=output_stride,
         **VARIANTS["senet154"],
-    )
-
-
-# CIFAR-10 networks (32x32 inputs, 10 classes).
-
-
-def _cifar_entry(family, paper, params, **metadata):
-    return dict(
-        family=family, paper=paper, default_size=32, min_size=32, params=params,
-        params_classes=10, **metadata,
-    )
-
-
-_WIDE_RESNET_CHECKPOINTS = (
-    imgclsmob_checkpoint(
-        "cifar10", "v0.0.166", "wrn28_10_cifar10-0239-fe97dcd6",
-        "fe97dcd6d0dd8dda8e9e38e6cfa320cffb9955ce", "pytorchcv.wrn_cifar", 2.39,
-    ),
-)
-
-
-@register(**_cifar_entry(
-    "wide_resnet", _WRN2016, 36_497_146,
-    preprocessing="torch",
-    layout="pytorchcv.wrn_cifar", checkpoints=_WIDE_RESNET_CHECKPOINTS,
-    default_checkpoint="cifar10",
-))
-def WideResNet(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=10,
-    classifier_activation="softmax",
-    name="wide_resnet",
-    depth=28,
-    width=10,
-    dropout_rate=0.0,
-    drop_path_rate=0.0,
-):
-    """WRN-``depth``-``width`` for CIFAR (Zagoruyko & Komodakis 2016, Table 1): a 3x3 conv to 16
-    channels, three stages of ``(depth - 4) / 6`` pre-activation basic blocks with
-    ``16 * width``, ``32 * width``, ``64 * width`` channels (strides 1, 2, 2), 1x1 projections
-    where the width changes, ``dropout_rate`` between each block's two convs, a final BN-ReLU.
-    ``drop_path_rate`` as in :func:`ResNet18`. Returns a Keras ``Model``."""
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
-        raise ValueError(
-            f"`depth` must be 6n + 4 for a positive integer n (10, 16, 22, 28, 40, ...). "
-            f"Received: depth={depth!r}"
-        )
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise ValueError(f"`width` must be a positive integer. Received: width={width!r}")
-    return ResNet(
-        include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name, info=WideResNet.info,
-        dropout_rate=dropout_rate, drop_path_rate=drop_path_rate,
-        **dict(
-            VARIANTS["wide_resnet"], blocks_per_stage=((depth - 4) // 6,) * 3,
-            widths=(16 * width, 32 * width, 64 * width),
-        ),
-    )
-
-
-_RESNET110_CHECKPOINTS = (
-    imgclsmob_checkpoint(
-        "cifar10", "v0.0.163", "resnet110_cifar10-0369-4d6ca1fc",
-        "4d6ca1fc02eaeed724f4f596011e391528536049", "pytorchcv.resnet_cifar", 3.69,
-        variant="projection",
-    ),
-)
-
-
-@register(**_cifar_entry(
-    "resnet", _HUANG2016, 1_736_058,
-    preprocessing="torch", recipe="stochastic_depth", checkpoints=_RESNET110_CHECKPOINTS,
-    variants={"projection": dict(
-        twin="pytorchcv resnet110_cifar10", params=1_739_002, layout="pytorchcv.resnet_cifar",
-        default_checkpoint="cifar10",
-    )},
-    variant_argument="shortcut",
-))
-def ResNet110(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=10,
-    classifier_activation="softmax",
-    name="resnet110",
-    drop_path_rate=0.5,
-    shortcut=None,
-):
-    """ResNet-110 for CIFAR (He et al. 2016, Sec. 4.2: 6n + 2 layers, n = 18): a 3x3 conv to 16
-    channels, three stages of 18 basic blocks with 16, 32, 64 channels, option-A shortcuts
-    (strided subsampling and zero channel padding, no parameters). ``drop_path_rate``: stochastic
-    depth of the last block, decaying linearly from the first; the default 0.5 is Huang et al.
-    2016's p_L. ``shortcut="projection"``: option B, a 1x1 conv + batch norm at the two
-    transitions, as pytorchcv 0.0.74's ``resnet110_cifar10``, whose checkpoint ``"cifar10"`` needs
-    it (the card's variant ``"projection"``); ``None`` takes the checkpoint's, else
-    ``"zero_pad"`` (option A). Returns a Keras ``Model``."""
-    _check_choice("shortcut", shortcut, (None, *SHORTCUTS))
-    variant = "projection" if shortcut == "projection" else None
-    info = loading.resolve_variant(ResNet110.info, weights, variant)
-    if shortcut == "zero_pad" and info.variant == "projection":
-        raise ValueError(
-            f"The checkpoint {weights!r} of resnet110 has projection shortcuts (option B), not "
-            "shortcut='zero_pad'. Pass shortcut='projection' or leave `shortcut` unset."
-        )
-    return ResNet(
-        include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name, info=info,
-        drop_path_rate=drop_path_rate,
-        **VARIANTS["resnet110" if info.variant is None else "resnet110_projection"],
     )

@@ -1,5 +1,5 @@
 """Residual networks: torchvision's ResNet/ResNeXt/Wide ResNet, timm's (SE-)ResNets and legacy
-SENet, pytorchcv's CIFAR Wide ResNets.
+SENet, pytorchcv's CIFAR ResNets and Wide ResNets, akamaster's CIFAR ResNets.
 
 Our residual blocks are named ``conv{stage}_block{i}_{j}_{conv|bn}`` (keras.applications'
 scheme, stages from 2, blocks from 1; ``_0_`` is the projection shortcut); torchvision 0.29
@@ -89,4 +89,22 @@ PYTORCHCV_RESNET_CIFAR = Layout(
     ),
 )
 
-LAYOUTS = (TORCHVISION, TIMM, TIMM_LEGACY_SENET, PYTORCHCV_WRN_CIFAR, PYTORCHCV_RESNET_CIFAR)
+
+
+def _akamaster_key(key):
+    """One revision of akamaster's resnet.py named the stem conv, the blocks' convs and the
+    classifier ``compressible_conv1``, ``compressible_conv2``, ``compressible_linear``."""
+    return key.replace("compressible_", "")
+
+
+AKAMASTER_RESNET_CIFAR = Layout(
+    name="akamaster.resnet_cifar",
+    source="akamaster/pytorch_resnet_cifar10 resnet.py (resnet20 ... resnet1202: option-A "
+           "shortcuts, no parameters in them)",
+    bn_epsilon=TORCH_BN_EPSILON,
+    prefix=first_of(_STEM, _BLOCKS, rules(("predictions", "linear"))),
+    rename_key=_akamaster_key,
+)
+
+LAYOUTS = (TORCHVISION, TIMM, TIMM_LEGACY_SENET, PYTORCHCV_WRN_CIFAR, PYTORCHCV_RESNET_CIFAR,
+           AKAMASTER_RESNET_CIFAR)
