@@ -17,8 +17,10 @@ The global dtype policy is restored afterwards, whatever happens.
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
+import random
 import shutil
 import time
 import warnings
@@ -422,6 +424,24 @@ def _process_paths(run_dir, save_path, engine):
     return run_dir, save_path and os.path.join(run_dir, "saved", os.path.basename(save_path))
 
 
+def _keeps_global_random_states(function):
+    """``function`` with Python's and NumPy's global random states put back when it returns:
+    ``train`` seeds them (and the backend's, which Keras offers no way to read back) for its
+    run, and the caller's own random streams then go on where they were."""
+
+    @functools.wraps(function)
+    def kept(*args, **kwargs):
+        python_state, numpy_state = random.getstate(), np.random.get_state()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
+
+    return kept
+
+
+@_keeps_global_random_states
 def train(
     model,
     *,

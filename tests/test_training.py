@@ -2,6 +2,7 @@
 
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -127,10 +128,18 @@ def test_run_directory(tmp_path):
                                    result.model.predict(x, verbose=0), atol=1e-6)
 
 
-def test_keep_every_epoch(tmp_path):
-    training.train("lenet5", run_dir=str(tmp_path), keep_every_epoch=True, **LENET, **TINY)
+def test_keep_every_epoch_and_the_caller_s_random_streams_go_on(tmp_path):
+    random.seed(5)
+    np.random.seed(5)
+    expected = random.random(), np.random.random()
+    random.seed(5)
+    np.random.seed(5)
+    training.train("lenet5", run_dir=str(tmp_path), keep_every_epoch=True, seed=1, **LENET,
+                   **TINY)
     assert sorted(os.listdir(tmp_path / "checkpoints")) == ["epoch_001.keras",
                                                              "epoch_002.keras"]
+    # train seeds Python's and NumPy's global generators for its run, then puts them back.
+    assert (random.random(), np.random.random()) == expected
 
 
 def test_terminate_on_nan(tmp_path):
