@@ -76,8 +76,10 @@ def test_every_variant_is_registered_and_in_a_family():
     assert {n for n, f in families.items() if f == "wide_resnet"} == {
         "wide_resnet50_2", "wide_resnet101_2", "wide_resnet",
     }
-    assert set(keras_arches.list_models("senet")) == {"seresnet50", "seresnext50_32x4d", "senet154"}
-    assert set(keras_arches.list_models("resnext")) == {
+    assert set(keras_arches.list_models(family="senet")) == {
+        "seresnet50", "seresnext50_32x4d", "senet154",
+    }
+    assert set(keras_arches.list_models(family="resnext")) == {
         "resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d",
     }
 

@@ -2,12 +2,13 @@
 :mod:`keras_arches.models.resnet_cifar`).
 
 One builder, :func:`ResNet`, and one block, :func:`residual_block`, make every variant; each
-registered builder is a short function that picks a row of :data:`VARIANTS`. The options that
-separate the reference implementations are explicit: keras.applications' ResNet50 keeps conv
-biases and strides the first 1x1 conv (``stride_in_1x1``, ``conv_bias=True``, BN epsilon
-1.001e-5); its ResNetV2 is pre-activation with the stride in each stage's last block; torchvision
-and timm have no conv bias and stride the 3x3 conv. Layer names follow keras.applications
-(``conv2_block1_1_conv``), so keras' weight files load by name.
+registered builder is a one-line wrapper (:func:`_build`) of its card in :data:`CARDS` and its
+row of :data:`VARIANTS`. The options that separate the reference implementations are explicit:
+keras.applications' ResNet50 keeps conv biases and strides the first 1x1 conv
+(``stride_in_1x1``, ``conv_bias=True``, BN epsilon 1.001e-5); its ResNetV2 is pre-activation
+with the stride in each stage's last block; torchvision and timm have no conv bias and stride
+the 3x3 conv. Layer names follow keras.applications (``conv2_block1_1_conv``), so keras' weight
+files load by name.
 """
 
 import dataclasses
@@ -317,40 +318,14 @@ def stage_plan(layout, output_stride=None):
     return plan
 
 
-
 def ResNet(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet",
-    *,
-    block="bottleneck",
-    blocks_per_stage=(3, 4, 6, 3),
-    widths=(64, 128, 256, 512),
-    strides=(1, 2, 2, 2),
-    groups=1,
-    base_width=64,
-    reduce_first=1,
-    preact=False,
-    stem="7x7",
-    stem_width=64,
-    shortcut="projection",
-    shortcut_kernel_size=1,
-    stride_in_1x1=False,
-    stride_block="first",
-    conv_bias=False,
-    bn_epsilon=TORCH_BN_EPSILON,
-    se=False,
-    se_reduction=16,
-    dropout_rate=0.0,
-    head_dropout_rate=0.0,
-    drop_path_rate=0.0,
-    output_stride=None,
-    info=None,
+    include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+    classes=1000, classifier_activation="softmax", name="resnet", *, block="bottleneck",
+    blocks_per_stage=(3, 4, 6, 3), widths=(64, 128, 256, 512), strides=(1, 2, 2, 2), groups=1,
+    base_width=64, reduce_first=1, preact=False, stem="7x7", stem_width=64, shortcut="projection",
+    shortcut_kernel_size=1, stride_in_1x1=False, stride_block="first", conv_bias=False,
+    bn_epsilon=TORCH_BN_EPSILON, se=False, se_reduction=16, dropout_rate=0.0,
+    head_dropout_rate=0.0, drop_path_rate=0.0, output_stride=None, info=None,
 ):
     """A residual network (He et al. 2016) of any of the family's kinds; the defaults build
     torchvision's ResNet-50.
@@ -441,6 +416,126 @@ VARIANTS = {
     ),
 }
 
+# ---------------------------------------------------------------------- the checkpoints
+
+_RSB = dict(crop_pct=0.95, test=(288, 1.0))  # timm's "ResNet strikes back" (a1, a2, b1k, c1, ...)
+_RSB_A3 = dict(input_size=160, crop_pct=0.95, test=(224, 0.95))  # its 160px a3 recipe
+_RA = dict(test=(288, 0.95))  # timm's RandAugment recipes (ra, ram, bt, racm, ...)
+_FB = dict(interpolation="bilinear")
+_APACHE, _NC = "apache-2.0", "cc-by-nc-4.0"
+
+
+def _timm_checkpoints(name, rows, variant=None):
+    """timm 1.0's ``name.tag`` files: ``(tag, top1, licence, pretrained_cfg overrides)``."""
+    return tuple(
+        timm_checkpoint(f"{name}.{tag}", "timm.resnet", top1, licence, variant=variant, **options)
+        for tag, top1, licence, options in rows
+    )
+
+
+def _tv(tag, file_name, top1, **options):
+    """A torchvision 0.29 file in torchvision's ResNet layout."""
+    return torchvision_checkpoint(tag, file_name, "torchvision.resnet", top1, **options)
+
+
+def _tv_checkpoints(name, v1, top1_v1, v2, top1_v2, variant=None):
+    """torchvision 0.29's IMAGENET1K_V1 (``tv_in1k``) and V2 (``tv2_in1k``) files of ``name``."""
+    return (
+        _tv("tv2_in1k", f"{name}-{v2}.pth", top1_v2, resize=232, variant=variant),
+        _tv("tv_in1k", f"{name}-{v1}.pth", top1_v1, variant=variant),
+    )
+
+
+def _twin_checkpoints(name, rows, *torchvision_files):
+    """Every timm 1.0 / torchvision 0.29 ImageNet-1k checkpoint of keras' ResNet50/101/152 twins
+    (timm's headless "resnet50.bamboo" aside): timm's ``rows`` and torchvision's two files
+    (:func:`_tv_checkpoints`), all in torchvision's layout: ``variant="torchvision"``."""
+    return _timm_checkpoints(name, rows, "torchvision") + _tv_checkpoints(
+        name, *torchvision_files, variant="torchvision"
+    )
+
+
+_RESNET50_CHECKPOINTS = _twin_checkpoints("resnet50", (
+    ("a1_in1k", 80.382, _APACHE, _RSB),
+    ("a1h_in1k", 79.264, _APACHE, dict(input_size=176, crop_pct=0.9, test=(224, 1.0))),
+    ("a2_in1k", 79.828, _APACHE, _RSB), ("a3_in1k", 75.994, _APACHE, _RSB_A3),
+    ("am_in1k", 79.004, _APACHE, {}), ("b1k_in1k", 79.564, _APACHE, _RSB),
+    ("b2k_in1k", 79.388, _APACHE, _RSB), ("bt_in1k", 78.444, _APACHE, _RA),
+    ("c1_in1k", 79.766, _APACHE, _RSB), ("c2_in1k", 79.868, _APACHE, _RSB),
+    ("d_in1k", 79.904, _APACHE, _RSB), ("fb_ssl_yfcc100m_ft_in1k", 79.252, _NC, _FB),
+    ("fb_swsl_ig1b_ft_in1k", 81.146, _NC, _FB), ("gluon_in1k", 77.58, _APACHE, {}),
+    ("ra_in1k", 78.82, _APACHE, _RA), ("ram_in1k", 79.034, _APACHE, _RA),
+), "0676ba61", 76.13, "11ad3fa6", 80.858)
+
+_RESNET101_CHECKPOINTS = _twin_checkpoints("resnet101", (
+    ("a1_in1k", 81.494, _APACHE, _RSB), ("a1h_in1k", 81.95, _APACHE, _RSB),
+    ("a2_in1k", 81.344, _APACHE, _RSB), ("a3_in1k", 77.928, _APACHE, _RSB_A3),
+    ("gluon_in1k", 79.306, _APACHE, {}),
+), "63fe2227", 77.374, "cd907fc2", 81.886)
+
+_RESNET152_CHECKPOINTS = _twin_checkpoints("resnet152", (
+    ("a1_in1k", 81.998, _APACHE, _RSB), ("a1h_in1k", 82.818, _APACHE, _RSB),
+    ("a2_in1k", 81.764, _APACHE, _RSB), ("a3_in1k", 78.896, _APACHE, _RSB_A3),
+    ("gluon_in1k", 79.712, _APACHE, {}),
+), "394f9c45", 78.312, "f82ba261", 82.284)
+
+_RESNET18_CHECKPOINTS = _timm_checkpoints("resnet18", (
+    ("a1_in1k", 71.504, _APACHE, _RSB), ("a2_in1k", 70.634, _APACHE, _RSB),
+    ("a3_in1k", 65.67, _APACHE, _RSB_A3), ("fb_ssl_yfcc100m_ft_in1k", 72.636, _NC, _FB),
+    ("fb_swsl_ig1b_ft_in1k", 73.286, _NC, _FB), ("gluon_in1k", 70.844, _APACHE, {}),
+)) + (_tv("tv_in1k", "resnet18-f37072fd.pth", 69.758),)
+
+_RESNET34_CHECKPOINTS = _timm_checkpoints("resnet34", (
+    ("a1_in1k", 76.42, _APACHE, _RSB), ("a2_in1k", 75.52, _APACHE, _RSB),
+    ("a3_in1k", 70.58, _APACHE, _RSB_A3), ("bt_in1k", 75.176, _APACHE, _RA),
+    ("gluon_in1k", 74.574, _APACHE, {}),
+    ("ra4_e3600_r224_in1k", 77.492, _APACHE,
+     dict(crop_pct=0.9, mean=INCEPTION_MEAN, std=INCEPTION_STD, test=(288, 1.0))),
+)) + (_tv("tv_in1k", "resnet34-b627a593.pth", 73.314),)
+
+_RESNEXT50_32X4D_CHECKPOINTS = _timm_checkpoints("resnext50_32x4d", (
+    ("a1_in1k", 80.526, _APACHE, _RSB), ("a1h_in1k", 81.14, _APACHE, _RSB),
+    ("a2_in1k", 80.444, _APACHE, _RSB), ("a3_in1k", 77.732, _APACHE, _RSB_A3),
+    ("fb_ssl_yfcc100m_ft_in1k", 80.316, _NC, _FB), ("fb_swsl_ig1b_ft_in1k", 82.162, _NC, _FB),
+    ("gluon_in1k", 79.354, _APACHE, {}), ("ra_in1k", 79.8, _APACHE, _RA),
+)) + _tv_checkpoints("resnext50_32x4d", "7cdf4587", 77.618, "1a0047aa", 81.198)
+
+_RESNEXT101_32X8D_CHECKPOINTS = _timm_checkpoints("resnext101_32x8d", (
+    ("fb_ssl_yfcc100m_ft_in1k", 81.62, _NC, _FB), ("fb_swsl_ig1b_ft_in1k", 84.276, _NC, _FB),
+    ("fb_wsl_ig1b_ft_in1k", 82.72, _NC, _FB),
+)) + _tv_checkpoints("resnext101_32x8d", "8ba56ff5", 79.312, "110c445d", 82.834)
+
+_RESNEXT101_64X4D_CHECKPOINTS = _timm_checkpoints("resnext101_64x4d", (
+    ("c1_in1k", 82.446, _APACHE, _RSB), ("gluon_in1k", 80.64, _APACHE, {}),
+)) + (_tv("tv_in1k", "resnext101_64x4d-173b62eb.pth", 83.246, resize=232),)
+
+_WIDE_RESNET50_2_CHECKPOINTS = _timm_checkpoints("wide_resnet50_2", (
+    ("racm_in1k", 81.466, _APACHE, _RA),
+)) + _tv_checkpoints("wide_resnet50_2", "95faca4d", 78.468, "9ba9bcbe", 81.602)
+
+_WIDE_RESNET101_2_CHECKPOINTS = _tv_checkpoints(
+    "wide_resnet101_2", "32ee1156", 78.848, "d733dc28", 82.51
+)
+
+_SERESNET50_CHECKPOINTS = _timm_checkpoints("seresnet50", (
+    ("a1_in1k", 80.012, _APACHE, _RSB), ("a2_in1k", 80.102, _APACHE, _RSB),
+    ("a3_in1k", 75.104, _APACHE, _RSB_A3), ("ra2_in1k", 80.26, _APACHE, _RA),
+))
+
+_SERESNEXT50_32X4D_CHECKPOINTS = _timm_checkpoints("seresnext50_32x4d", (
+    ("gluon_in1k", 79.916, _APACHE, {}), ("racm_in1k", 81.268, _APACHE, _RA),
+))
+
+_SENET154_CHECKPOINTS = (
+    timm_checkpoint(
+        "legacy_senet154.in1k", "timm.legacy_senet", 81.32, _APACHE, **_FB,
+        url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/"
+        "legacy_senet154-e9eb9fe6.pth",
+    ),
+)
+
+# --------------------------------------------------------------------------- the cards
+
 
 def _imagenet_entry(family, paper, twin, params, **metadata):
     """Registry metadata of an ImageNet variant: 224 default, 32 minimum, tested at 32."""
@@ -461,707 +556,370 @@ def _torchvision_variant(name, params, top1):
     )
 
 
-def _tv_checkpoints(name, v1, top1_v1, v2, top1_v2):
-    """torchvision 0.29's IMAGENET1K_V1 (``tv_in1k``) and V2 (``tv2_in1k``) files of ``name``."""
-    return (
-        torchvision_checkpoint(
-            "tv2_in1k", f"{name}-{v2}.pth", "torchvision.resnet", top1_v2, resize=232,
-            variant="torchvision",
-        ),
-        torchvision_checkpoint(
-            "tv_in1k", f"{name}-{v1}.pth", "torchvision.resnet", top1_v1, variant="torchvision",
-        ),
-    )
+_TV = dict(preprocessing="torch", layout="torchvision.resnet", default_checkpoint="tv_in1k")
+_TIMM = dict(preprocessing="torch", layout="timm.resnet")
 
-
-def _timm_checkpoints(name, rows):
-    """timm 1.0's ``name.tag`` files: ``(tag, top1, licence, pretrained_cfg overrides)``."""
-    return tuple(
-        timm_checkpoint(f"{name}.{tag}", "timm.resnet", top1, licence, variant="torchvision",
-                        **options)
-        for tag, top1, licence, options in rows
-    )
-
-
-_RSB = dict(crop_pct=0.95, test=(288, 1.0))  # timm's "ResNet strikes back" (a1, a2, b1k, c1, ...)
-_RSB_A3 = dict(input_size=160, crop_pct=0.95, test=(224, 0.95))  # its 160px a3 recipe
-_RA = dict(test=(288, 0.95))  # timm's RandAugment recipes (ra, ram, bt, racm, ...)
-_FB = dict(interpolation="bilinear")
-_APACHE, _NC = "apache-2.0", "cc-by-nc-4.0"
-
-# Every timm 1.0 / torchvision 0.29 ImageNet-1k checkpoint of resnet50/101/152 (timm's headless
-# "resnet50.bamboo" aside), all in torchvision's layout: variant="torchvision".
-_RESNET50_CHECKPOINTS = _timm_checkpoints("resnet50", (
-    ("a1_in1k", 80.382, _APACHE, _RSB),
-    ("a1h_in1k", 79.264, _APACHE, dict(input_size=176, crop_pct=0.9, test=(224, 1.0))),
-    ("a2_in1k", 79.828, _APACHE, _RSB),
-    ("a3_in1k", 75.994, _APACHE, _RSB_A3),
-    ("am_in1k", 79.004, _APACHE, {}),
-    ("b1k_in1k", 79.564, _APACHE, _RSB),
-    ("b2k_in1k", 79.388, _APACHE, _RSB),
-    ("bt_in1k", 78.444, _APACHE, _RA),
-    ("c1_in1k", 79.766, _APACHE, _RSB),
-    ("c2_in1k", 79.868, _APACHE, _RSB),
-    ("d_in1k", 79.904, _APACHE, _RSB),
-    ("fb_ssl_yfcc100m_ft_in1k", 79.252, _NC, _FB),
-    ("fb_swsl_ig1b_ft_in1k", 81.146, _NC, _FB),
-    ("gluon_in1k", 77.58, _APACHE, {}),
-    ("ra_in1k", 78.82, _APACHE, _RA),
-    ("ram_in1k", 79.034, _APACHE, _RA),
-)) + _tv_checkpoints("resnet50", "0676ba61", 76.13, "11ad3fa6", 80.858)
-
-_RESNET101_CHECKPOINTS = _timm_checkpoints("resnet101", (
-    ("a1_in1k", 81.494, _APACHE, _RSB),
-    ("a1h_in1k", 81.95, _APACHE, _RSB),
-    ("a2_in1k", 81.344, _APACHE, _RSB),
-    ("a3_in1k", 77.928, _APACHE, _RSB_A3),
-    ("gluon_in1k", 79.306, _APACHE, {}),
-)) + _tv_checkpoints("resnet101", "63fe2227", 77.374, "cd907fc2", 81.886)
-
-_RESNET152_CHECKPOINTS = _timm_checkpoints("resnet152", (
-    ("a1_in1k", 81.998, _APACHE, _RSB),
-    ("a1h_in1k", 82.818, _APACHE, _RSB),
-    ("a2_in1k", 81.764, _APACHE, _RSB),
-    ("a3_in1k", 78.896, _APACHE, _RSB_A3),
-    ("gluon_in1k", 79.712, _APACHE, {}),
-)) + _tv_checkpoints("resnet152", "394f9c45", 78.312, "f82ba261", 82.284)
-
-
-# keras.applications twins: weights="imagenet" loads keras' published files; variant=
-# "torchvision" builds torchvision's layout, which the timm/torchvision checkpoints choose.
-
-
-@register(**_imagenet_entry(
-    "resnet", _HE2016, "keras.applications.ResNet50", 25_636_712,
-    weights=keras_weights(
-        "resnet/resnet50", "2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"
+#: Registry name -> the card facts of its builder (``register``'s keyword arguments).
+CARDS = {
+    # keras.applications twins: weights="imagenet" loads keras' published files; variant=
+    # "torchvision" builds torchvision's layout, which the timm/torchvision checkpoints choose.
+    "resnet50": _imagenet_entry(
+        "resnet", _HE2016, "keras.applications.ResNet50", 25_636_712,
+        weights=keras_weights("resnet/resnet50", "2cb95161c43110f7111970584f804107",
+                              "4d473c1dd8becc155b73f8504c6f6626"),
+        checkpoints=_RESNET50_CHECKPOINTS,
+        variants={"torchvision": _torchvision_variant("resnet50", 25_610_152, 76.13)},
+        preprocessing="caffe", published_top1=(74.9, "keras.applications"),
     ),
-    checkpoints=_RESNET50_CHECKPOINTS,
-    variants={"torchvision": _torchvision_variant("resnet50", 25_610_152, 76.13)},
-    preprocessing="caffe", published_top1=(74.9, "keras.applications"),
-))
-def ResNet50(
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet50",
-    drop_path_rate=0.0,
-    output_stride=None,
-    variant=None,
-):
-    """ResNet-50 (He et al. 2016, Table 1), a twin of ``keras.applications.ResNet50``: bottleneck
-    blocks 3-4-6-3 with conv biases and the stride on the first 1x1 conv. ``drop_path_rate``:
-    stochastic depth of the last block (0 adds no layers). ``variant="torchvision"``:
-    torchvision 0.29's (and timm 1.0's) ``resnet50``, no conv biases and the stride on the 3x3
-    conv, the layout of every timm/torchvision checkpoint (``"tv_in1k"``, ``"a1_in1k"``, ...;
-    ``"imagenet"`` then loads ``"tv_in1k"``). A checkpoint chooses its variant
-    (``variant=None``); a contradicting ``variant`` is a ``ValueError``. Returns a Keras
-    ``Model``."""
-    info = loading.resolve_variant(ResNet50.info, weights, variant)
-    return ResNet(
-        include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name, info=info,
-        drop_path_rate=drop_path_rate, output_stride=output_stride,
-        **VARIANTS["resnet50" if info.variant is None else "resnet50_torchvision"],
-    )
-
-
-@register(**_imagenet_entry(
-    "resnet", _HE2016, "keras.applications.ResNet101", 44_707_176,
-    weights=keras_weights(
-        "resnet/resnet101", "f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"
+    "resnet101": _imagenet_entry(
+        "resnet", _HE2016, "keras.applications.ResNet101", 44_707_176,
+        weights=keras_weights("resnet/resnet101", "f1aeb4b969a6efcfb50fad2f0c20cfc5",
+                              "88cf7a10940856eca736dc7b7e228a21"),
+        checkpoints=_RESNET101_CHECKPOINTS,
+        variants={"torchvision": _torchvision_variant("resnet101", 44_654_504, 77.374)},
+        preprocessing="caffe", published_top1=(76.4, "keras.applications"),
     ),
-    checkpoints=_RESNET101_CHECKPOINTS,
-    variants={"torchvision": _torchvision_variant("resnet101", 44_654_504, 77.374)},
-    preprocessing="caffe", published_top1=(76.4, "keras.applications"),
-))
-def ResNet101(
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet101",
-    drop_path_rate=0.0,
-    output_stride=None,
-    variant=None,
-):
-    """ResNet-101: :func:`ResNet50` with 3-4-23-3 blocks (``keras.applications.ResNet101``;
-    ``variant="torchvision"``: torchvision's ``resnet101``). Returns a Keras ``Model``."""
-    info = loading.resolve_variant(ResNet101.info, weights, variant)
-    return ResNet(
-        include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name, info=info,
-        drop_path_rate=drop_path_rate, output_stride=output_stride,
-        **VARIANTS["resnet101" if info.variant is None else "resnet101_torchvision"],
-    )
-
-
-@register(**_imagenet_entry(
-    "resnet", _HE2016, "keras.applications.ResNet152", 60_419_944,
-    weights=keras_weights(
-        "resnet/resnet152", "100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"
+    "resnet152": _imagenet_entry(
+        "resnet", _HE2016, "keras.applications.ResNet152", 60_419_944, slow=True,
+        weights=keras_weights("resnet/resnet152", "100835be76be38e30d865e96f2aaae62",
+                              "ee4c566cf9a93f14d82f913c2dc6dd0c"),
+        checkpoints=_RESNET152_CHECKPOINTS,
+        variants={"torchvision": _torchvision_variant("resnet152", 60_344_232, 78.312)},
+        preprocessing="caffe", published_top1=(76.6, "keras.applications"),
     ),
-    slow=True,
-    checkpoints=_RESNET152_CHECKPOINTS,
-    variants={"torchvision": _torchvision_variant("resnet152", 60_344_232, 78.312)},
-    preprocessing="caffe", published_top1=(76.6, "keras.applications"),
-))
-def ResNet152(
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet152",
-    drop_path_rate=0.0,
-    output_stride=None,
-    variant=None,
-):
-    """ResNet-152: :func:`ResNet50` with 3-8-36-3 blocks (``keras.applications.ResNet152``;
-    ``variant="torchvision"``: torchvision's ``resnet152``). Returns a Keras ``Model``."""
-    info = loading.resolve_variant(ResNet152.info, weights, variant)
-    return ResNet(
-        include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name, info=info,
-        drop_path_rate=drop_path_rate, output_stride=output_stride,
-        **VARIANTS["resnet152" if info.variant is None else "resnet152_torchvision"],
-    )
-
-
-@register(**_imagenet_entry(
-    "resnet", _HE2016_V2, "keras.applications.ResNet50V2", 25_613_800,
-    weights=keras_weights(
-        "resnet/resnet50v2", "3ef43a0b657b3be2300d5770ece849e0", "fac2f116257151a9d068a22e544a4917"
+    "resnet50v2": _imagenet_entry(
+        "resnet", _HE2016_V2, "keras.applications.ResNet50V2", 25_613_800,
+        weights=keras_weights("resnet/resnet50v2", "3ef43a0b657b3be2300d5770ece849e0",
+                              "fac2f116257151a9d068a22e544a4917"),
+        preprocessing="tf", published_top1=(76.0, "keras.applications"),
     ),
-    preprocessing="tf", published_top1=(76.0, "keras.applications"),
-))
-def ResNet50V2(
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet50v2",
-    drop_path_rate=0.0,
-    output_stride=None,
-):
-    """Pre-activation ResNet-50 (He et al. 2016, "Identity Mappings"), a twin of
-    ``keras.applications.ResNet50V2``: BN-ReLU before each conv, each stage's stride in its last
-    block, a final BN-ReLU. ``drop_path_rate`` as in :func:`ResNet50`. Returns a Keras
-    ``Model``."""
-    return ResNet(
-        include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name, info=ResNet50V2.info,
-        drop_path_rate=drop_path_rate, output_stride=output_stride,
-        **VARIANTS["resnet50v2"],
-    )
-
-
-@register(**_imagenet_entry(
-    "resnet", _HE2016_V2, "keras.applications.ResNet101V2", 44_675_560,
-    weights=keras_weights(
-        "resnet/resnet101v2", "6343647c601c52e1368623803854d971", "c0ed64b8031c3730f411d2eb4eea35b5"
+    "resnet101v2": _imagenet_entry(
+        "resnet", _HE2016_V2, "keras.applications.ResNet101V2", 44_675_560,
+        weights=keras_weights("resnet/resnet101v2", "6343647c601c52e1368623803854d971",
+                              "c0ed64b8031c3730f411d2eb4eea35b5"),
+        preprocessing="tf", published_top1=(77.2, "keras.applications"),
     ),
-    preprocessing="tf", published_top1=(77.2, "keras.applications"),
-))
-def ResNet101V2(
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet101v2",
-    drop_path_rate=0.0,
-    output_stride=None,
-):
-    """:func:`ResNet50V2` with 3-4-23-3 blocks (``keras.applications.ResNet101V2``). Returns a
-    Keras ``Model``."""
-    return ResNet(
-        include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name, info=ResNet101V2.info,
-        drop_path_rate=drop_path_rate, output_stride=output_stride,
-        **VARIANTS["resnet101v2"],
-    )
-
-
-@register(**_imagenet_entry(
-    "resnet", _HE2016_V2, "keras.applications.ResNet152V2", 60_380_648,
-    weights=keras_weights(
-        "resnet/resnet152v2", "a49b44d1979771252814e80f8ec446f9", "ed17cf2e0169df9d443503ef94b23b33"
+    "resnet152v2": _imagenet_entry(
+        "resnet", _HE2016_V2, "keras.applications.ResNet152V2", 60_380_648, slow=True,
+        weights=keras_weights("resnet/resnet152v2", "a49b44d1979771252814e80f8ec446f9",
+                              "ed17cf2e0169df9d443503ef94b23b33"),
+        preprocessing="tf", published_top1=(78.0, "keras.applications"),
     ),
-    slow=True,
-    preprocessing="tf", published_top1=(78.0, "keras.applications"),
-))
-def ResNet152V2(
-    include_top=True,
-    weights="imagenet",
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet152v2",
-    drop_path_rate=0.0,
-    output_stride=None,
-):
-    """:func:`ResNet50V2` with 3-8-36-3 blocks (``keras.applications.ResNet152V2``). Returns a
-    Keras ``Model``."""
-    return ResNet(
-        include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name, info=ResNet152V2.info,
-        drop_path_rate=drop_path_rate, output_stride=output_stride,
-        **VARIANTS["resnet152v2"],
-    )
-
-
-# torchvision twins: no conv bias, BN epsilon 1e-5, the stride on the 3x3 conv.
-
-
-_RESNET18_CHECKPOINTS = (
-    timm_checkpoint("resnet18.a1_in1k", "timm.resnet", 71.504, "apache-2.0", **_RSB),
-    timm_checkpoint("resnet18.a2_in1k", "timm.resnet", 70.634, "apache-2.0", **_RSB),
-    timm_checkpoint(
-        "resnet18.a3_in1k", "timm.resnet", 65.67, "apache-2.0", **_RSB_A3,
+    # torchvision twins: no conv bias, BN epsilon 1e-5, the stride on the 3x3 conv.
+    "resnet18": _imagenet_entry(
+        "resnet", _HE2016, "torchvision resnet18", 11_699_112, **_TV,
+        published_top1=(69.758, "torchvision"), checkpoints=_RESNET18_CHECKPOINTS,
     ),
-    timm_checkpoint(
-        "resnet18.fb_ssl_yfcc100m_ft_in1k", "timm.resnet", 72.636, "cc-by-nc-4.0",
-        interpolation="bilinear",
+    "resnet34": _imagenet_entry(
+        "resnet", _HE2016, "torchvision resnet34", 21_814_696, **_TV,
+        published_top1=(73.314, "torchvision"), checkpoints=_RESNET34_CHECKPOINTS,
     ),
-    timm_checkpoint(
-        "resnet18.fb_swsl_ig1b_ft_in1k", "timm.resnet", 73.286, "cc-by-nc-4.0",
-        interpolation="bilinear",
+    "resnext50_32x4d": _imagenet_entry(
+        "resnext", _XIE2017, "torchvision resnext50_32x4d", 25_097_128, **_TV,
+        published_top1=(77.618, "torchvision"), checkpoints=_RESNEXT50_32X4D_CHECKPOINTS,
     ),
-    timm_checkpoint("resnet18.gluon_in1k", "timm.resnet", 70.844, "apache-2.0"),
-    torchvision_checkpoint("tv_in1k", "resnet18-f37072fd.pth", "torchvision.resnet", 69.758),
-)
-
-
-@register(**_imagenet_entry(
-    "resnet", _HE2016, "torchvision resnet18", 11_699_112,
-    preprocessing="torch", published_top1=(69.758, "torchvision"),
-    layout="torchvision.resnet", checkpoints=_RESNET18_CHECKPOINTS, default_checkpoint="tv_in1k",
-))
-def ResNet18(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet18",
-    drop_path_rate=0.0,
-    output_stride=None,
-):
-    """ResNet-18 (He et al. 2016, Table 1) in torchvision's layout: basic blocks 2-2-2-2, 1x1
-    projection shortcuts where the shape changes. ``drop_path_rate``: stochastic depth of the last
-    block (0 adds no layers). Returns a Keras ``Model``."""
-    return ResNet(
-        include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name, info=ResNet18.info,
-        drop_path_rate=drop_path_rate, output_stride=output_stride,
-        **VARIANTS["resnet18"],
-    )
-
-
-_RESNET34_CHECKPOINTS = (
-    timm_checkpoint("resnet34.a1_in1k", "timm.resnet", 76.42, "apache-2.0", **_RSB),
-    timm_checkpoint("resnet34.a2_in1k", "timm.resnet", 75.52, "apache-2.0", **_RSB),
-    timm_checkpoint(
-        "resnet34.a3_in1k", "timm.resnet", 70.58, "apache-2.0", **_RSB_A3,
+    "resnext101_32x8d": _imagenet_entry(
+        "resnext", _XIE2017, "torchvision resnext101_32x8d", 88_994_216, slow=True, **_TV,
+        published_top1=(79.312, "torchvision"), checkpoints=_RESNEXT101_32X8D_CHECKPOINTS,
     ),
-    timm_checkpoint("resnet34.bt_in1k", "timm.resnet", 75.176, "apache-2.0", **_RA),
-    timm_checkpoint("resnet34.gluon_in1k", "timm.resnet", 74.574, "apache-2.0"),
-    timm_checkpoint(
-        "resnet34.ra4_e3600_r224_in1k", "timm.resnet", 77.492, "apache-2.0", crop_pct=0.9,
-        mean=INCEPTION_MEAN, std=INCEPTION_STD, test=(288, 1.0),
+    "resnext101_64x4d": _imagenet_entry(
+        "resnext", _XIE2017, "torchvision resnext101_64x4d", 83_658_152, slow=True, **_TV,
+        checkpoints=_RESNEXT101_64X4D_CHECKPOINTS,
     ),
-    torchvision_checkpoint("tv_in1k", "resnet34-b627a593.pth", "torchvision.resnet", 73.314),
-)
-
-
-@register(**_imagenet_entry(
-    "resnet", _HE2016, "torchvision resnet34", 21_814_696,
-    preprocessing="torch", published_top1=(73.314, "torchvision"),
-    layout="torchvision.resnet", checkpoints=_RESNET34_CHECKPOINTS, default_checkpoint="tv_in1k",
-))
-def ResNet34(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet34",
-    drop_path_rate=0.0,
-    output_stride=None,
-):
-    """ResNet-34: :func:`ResNet18` with 3-4-6-3 basic blocks (torchvision ``resnet34``). Returns
-    a Keras ``Model``."""
-    return ResNet(
-        include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name, info=ResNet34.info,
-        drop_path_rate=drop_path_rate, output_stride=output_stride,
-        **VARIANTS["resnet34"],
-    )
-
-
-_RESNEXT50_32X4D_CHECKPOINTS = (
-    timm_checkpoint("resnext50_32x4d.a1_in1k", "timm.resnet", 80.526, "apache-2.0", **_RSB),
-    timm_checkpoint("resnext50_32x4d.a1h_in1k", "timm.resnet", 81.14, "apache-2.0", **_RSB),
-    timm_checkpoint("resnext50_32x4d.a2_in1k", "timm.resnet", 80.444, "apache-2.0", **_RSB),
-    timm_checkpoint(
-        "resnext50_32x4d.a3_in1k", "timm.resnet", 77.732, "apache-2.0", **_RSB_A3,
+    "wide_resnet50_2": _imagenet_entry(
+        "wide_resnet", _WRN2016, "torchvision wide_resnet50_2", 68_951_464, slow=True, **_TV,
+        published_top1=(78.468, "torchvision"), checkpoints=_WIDE_RESNET50_2_CHECKPOINTS,
     ),
-    timm_checkpoint(
-        "resnext50_32x4d.fb_ssl_yfcc100m_ft_in1k", "timm.resnet", 80.316, "cc-by-nc-4.0",
-        interpolation="bilinear",
+    "wide_resnet101_2": _imagenet_entry(
+        "wide_resnet", _WRN2016, "torchvision wide_resnet101_2", 127_024_552, slow=True, **_TV,
+        published_top1=(78.848, "torchvision"), checkpoints=_WIDE_RESNET101_2_CHECKPOINTS,
     ),
-    timm_checkpoint(
-        "resnext50_32x4d.fb_swsl_ig1b_ft_in1k", "timm.resnet", 82.162, "cc-by-nc-4.0",
-        interpolation="bilinear",
+    # timm twins: torchvision's bottleneck with a squeeze-excitation (reduction 16) on each branch.
+    "seresnet50": _imagenet_entry(
+        "senet", _HU2018, "timm seresnet50", 28_141_144, **_TIMM,
+        checkpoints=_SERESNET50_CHECKPOINTS, default_checkpoint="a1_in1k",
     ),
-    timm_checkpoint("resnext50_32x4d.gluon_in1k", "timm.resnet", 79.354, "apache-2.0"),
-    timm_checkpoint("resnext50_32x4d.ra_in1k", "timm.resnet", 79.8, "apache-2.0", **_RA),
-    torchvision_checkpoint(
-        "tv2_in1k", "resnext50_32x4d-1a0047aa.pth", "torchvision.resnet", 81.198, resize=232,
+    "seresnext50_32x4d": _imagenet_entry(
+        "senet", _HU2018, "timm seresnext50_32x4d", 27_628_120, **_TIMM,
+        checkpoints=_SERESNEXT50_32X4D_CHECKPOINTS, default_checkpoint="racm_in1k",
     ),
-    torchvision_checkpoint("tv_in1k", "resnext50_32x4d-7cdf4587.pth", "torchvision.resnet", 77.618),
-)
-
-
-@register(**_imagenet_entry(
-    "resnext", _XIE2017, "torchvision resnext50_32x4d", 25_097_128,
-    preprocessing="torch", published_top1=(77.618, "torchvision"),
-    layout="torchvision.resnet", checkpoints=_RESNEXT50_32X4D_CHECKPOINTS,
-    default_checkpoint="tv_in1k",
-))
-def ResNeXt50_32x4d(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnext50_32x4d",
-    drop_path_rate=0.0,
-    output_stride=None,
-):
-    """ResNeXt-50 32x4d (Xie et al. 2017, Table 1), torchvision's layout: bottlenecks 3-4-6-3
-    whose 3x3 conv is ``Conv2D(groups=32)`` with 4 channels per group at the first stage.
-    ``drop_path_rate`` as in :func:`ResNet18`. Returns a Keras ``Model``."""
-    return ResNet(
-        include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name, info=ResNeXt50_32x4d.info,
-        drop_path_rate=drop_path_rate, output_stride=output_stride,
-        **VARIANTS["resnext50_32x4d"],
-    )
-
-
-_RESNEXT101_32X8D_CHECKPOINTS = (
-    timm_checkpoint(
-        "resnext101_32x8d.fb_ssl_yfcc100m_ft_in1k", "timm.resnet", 81.62, "cc-by-nc-4.0",
-        interpolation="bilinear",
+    "senet154": _imagenet_entry(
+        "senet", _HU2018, "timm legacy_senet154", 115_336_536, slow=True, preprocessing="torch",
+        layout="timm.legacy_senet", checkpoints=_SENET154_CHECKPOINTS, default_checkpoint="in1k",
     ),
-    timm_checkpoint(
-        "resnext101_32x8d.fb_swsl_ig1b_ft_in1k", "timm.resnet", 84.276, "cc-by-nc-4.0",
-        interpolation="bilinear",
-    ),
-    timm_checkpoint(
-        "resnext101_32x8d.fb_wsl_ig1b_ft_in1k", "timm.resnet", 82.72, "cc-by-nc-4.0",
-        interpolation="bilinear",
-    ),
-    torchvision_checkpoint(
-        "tv2_in1k", "resnext101_32x8d-110c445d.pth", "torchvision.resnet", 82.834, resize=232,
-    ),
-    torchvision_checkpoint(
-        "tv_in1k", "resnext101_32x8d-8ba56ff5.pth", "torchvision.resnet", 79.312,
-    ),
-)
+}
+
+# ------------------------------------------------------------------------ the builders
 
 
-@register(**_imagenet_entry(
-    "resnext", _XIE2017, "torchvision resnext101_32x8d", 88_994_216, slow=True,
-    preprocessing="torch", published_top1=(79.312, "torchvision"),
-    layout="torchvision.resnet", checkpoints=_RESNEXT101_32X8D_CHECKPOINTS,
-    default_checkpoint="tv_in1k",
-))
-def ResNeXt101_32x8d(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnext101_32x8d",
-    drop_path_rate=0.0,
-    output_stride=None,
-):
-    """ResNeXt-101 32x8d: 3-4-23-3 bottlenecks, 32 groups of 8 channels at the first stage
-    (torchvision ``resnext101_32x8d``). Returns a Keras ``Model``."""
-    return ResNet(
-        include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name, info=ResNeXt101_32x8d.info,
-        drop_path_rate=drop_path_rate, output_stride=output_stride,
-        **VARIANTS["resnext101_32x8d"],
-    )
+def _build(builder, arguments):
+    """:func:`ResNet` with a registered builder's ``arguments`` (its ``locals()``), its card and
+    its row of :data:`VARIANTS`.
+
+    ``variant`` (ResNet50/101/152) resolves the card against ``weights`` first
+    (:func:`keras_arches.loading.resolve_variant`); the torchvision layout is the row
+    ``"<name>_torchvision"``. SENet154's ``dropout_rate`` is the head's.
+    """
+    arguments, info = dict(arguments), builder.info
+    row = info.name
+    if "variant" in arguments:
+        info = loading.resolve_variant(info, arguments["weights"], arguments.pop("variant"))
+        row = row if info.variant is None else f"{row}_{info.variant}"
+    if "dropout_rate" in arguments:
+        arguments["head_dropout_rate"] = arguments.pop("dropout_rate")
+    return ResNet(**arguments, info=info, **VARIANTS[row])
 
 
-_RESNEXT101_64X4D_CHECKPOINTS = (
-    timm_checkpoint("resnext101_64x4d.c1_in1k", "timm.resnet", 82.446, "apache-2.0", **_RSB),
-    timm_checkpoint("resnext101_64x4d.gluon_in1k", "timm.resnet", 80.64, "apache-2.0"),
-    torchvision_checkpoint(
-        "tv_in1k", "resnext101_64x4d-173b62eb.pth", "torchvision.resnet", 83.246, resize=232,
-    ),
-)
+@register(**CARDS["resnet50"])
+def ResNet50(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+             pooling=None, classes=1000, classifier_activation="softmax", name="resnet50",
+             drop_path_rate=0.0, output_stride=None, variant=None):
+    """ResNet-50 (He et al. 2016, Table 1), a twin of ``keras.applications.ResNet50``.
+
+    Bottleneck blocks 3-4-6-3 with conv biases and the stride on the first 1x1 conv.
+
+    Args:
+        drop_path_rate: stochastic depth of the last block, decaying linearly to the first (0
+            adds no layers).
+        output_stride: 8 or 16 dilates the stages that would stride past it instead of
+            striding them (:func:`stage_plan`; None or 32: no dilation).
+        variant: ``"torchvision"``: torchvision 0.29's (and timm 1.0's) ``resnet50``, no conv
+            biases and the stride on the 3x3 conv, the layout of every timm/torchvision
+            checkpoint (``"tv_in1k"``, ``"a1_in1k"``, ...; ``"imagenet"`` then loads
+            ``"tv_in1k"``). None: the checkpoint chooses its variant; a contradicting
+            ``variant`` is a ``ValueError``.
+
+    Returns:
+        A Keras Model.
+    """
+    return _build(ResNet50, locals())
 
 
-@register(**_imagenet_entry(
-    "resnext", _XIE2017, "torchvision resnext101_64x4d", 83_658_152, slow=True,
-    preprocessing="torch",
-    layout="torchvision.resnet", checkpoints=_RESNEXT101_64X4D_CHECKPOINTS,
-    default_checkpoint="tv_in1k",
-))
-def ResNeXt101_64x4d(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnext101_64x4d",
-    drop_path_rate=0.0,
-    output_stride=None,
-):
-    """ResNeXt-101 64x4d: 3-4-23-3 bottlenecks, 64 groups of 4 channels at the first stage
-    (torchvision ``resnext101_64x4d``). Returns a Keras ``Model``."""
-    return ResNet(
-        include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name, info=ResNeXt101_64x4d.info,
-        drop_path_rate=drop_path_rate, output_stride=output_stride,
-        **VARIANTS["resnext101_64x4d"],
-    )
+@register(**CARDS["resnet101"])
+def ResNet101(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+              pooling=None, classes=1000, classifier_activation="softmax", name="resnet101",
+              drop_path_rate=0.0, output_stride=None, variant=None):
+    """ResNet-101 (He et al. 2016, Table 1), a twin of ``keras.applications.ResNet101``.
+
+    As :func:`ResNet50`, with 3-4-23-3 blocks (``variant="torchvision"``: torchvision's
+    ``resnet101``).
+
+    Returns:
+        A Keras Model.
+    """
+    return _build(ResNet101, locals())
 
 
-_WIDE_RESNET50_2_CHECKPOINTS = (
-    timm_checkpoint("wide_resnet50_2.racm_in1k", "timm.resnet", 81.466, "apache-2.0", **_RA),
-    torchvision_checkpoint(
-        "tv2_in1k", "wide_resnet50_2-9ba9bcbe.pth", "torchvision.resnet", 81.602, resize=232,
-    ),
-    torchvision_checkpoint("tv_in1k", "wide_resnet50_2-95faca4d.pth", "torchvision.resnet", 78.468),
-)
+@register(**CARDS["resnet152"])
+def ResNet152(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+              pooling=None, classes=1000, classifier_activation="softmax", name="resnet152",
+              drop_path_rate=0.0, output_stride=None, variant=None):
+    """ResNet-152 (He et al. 2016, Table 1), a twin of ``keras.applications.ResNet152``.
+
+    As :func:`ResNet50`, with 3-8-36-3 blocks (``variant="torchvision"``: torchvision's
+    ``resnet152``).
+
+    Returns:
+        A Keras Model.
+    """
+    return _build(ResNet152, locals())
 
 
-@register(**_imagenet_entry(
-    "wide_resnet", _WRN2016, "torchvision wide_resnet50_2", 68_951_464, slow=True,
-    preprocessing="torch", published_top1=(78.468, "torchvision"),
-    layout="torchvision.resnet", checkpoints=_WIDE_RESNET50_2_CHECKPOINTS,
-    default_checkpoint="tv_in1k",
-))
-def WideResNet50_2(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="wide_resnet50_2",
-    drop_path_rate=0.0,
-    output_stride=None,
-):
-    """Wide ResNet-50-2 (Zagoruyko & Komodakis 2016) as torchvision builds it: ResNet-50 with
-    the inner 1x1 and 3x3 convs of every bottleneck twice as wide. Returns a Keras ``Model``."""
-    return ResNet(
-        include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name, info=WideResNet50_2.info,
-        drop_path_rate=drop_path_rate, output_stride=output_stride,
-        **VARIANTS["wide_resnet50_2"],
-    )
+@register(**CARDS["resnet50v2"])
+def ResNet50V2(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+               pooling=None, classes=1000, classifier_activation="softmax", name="resnet50v2",
+               drop_path_rate=0.0, output_stride=None):
+    """Pre-activation ResNet-50 (He et al. 2016, Identity Mappings in Deep Residual Networks).
+
+    A twin of ``keras.applications.ResNet50V2``: BN-ReLU before each conv, each stage's stride in
+    its last block, a final BN-ReLU. ``drop_path_rate`` and ``output_stride`` as in
+    :func:`ResNet50`.
+
+    Returns:
+        A Keras Model.
+    """
+    return _build(ResNet50V2, locals())
 
 
-_WIDE_RESNET101_2_CHECKPOINTS = (
-    torchvision_checkpoint(
-        "tv2_in1k", "wide_resnet101_2-d733dc28.pth", "torchvision.resnet", 82.51, resize=232,
-    ),
-    torchvision_checkpoint(
-        "tv_in1k", "wide_resnet101_2-32ee1156.pth", "torchvision.resnet", 78.848,
-    ),
-)
+@register(**CARDS["resnet101v2"])
+def ResNet101V2(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+                pooling=None, classes=1000, classifier_activation="softmax", name="resnet101v2",
+                drop_path_rate=0.0, output_stride=None):
+    """Pre-activation ResNet-101 (He et al. 2016), a twin of ``keras.applications.ResNet101V2``.
+
+    As :func:`ResNet50V2`, with 3-4-23-3 blocks.
+
+    Returns:
+        A Keras Model.
+    """
+    return _build(ResNet101V2, locals())
 
 
-@register(**_imagenet_entry(
-    "wide_resnet", _WRN2016, "torchvision wide_resnet101_2", 127_024_552, slow=True,
-    preprocessing="torch", published_top1=(78.848, "torchvision"),
-    layout="torchvision.resnet", checkpoints=_WIDE_RESNET101_2_CHECKPOINTS,
-    default_checkpoint="tv_in1k",
-))
-def WideResNet101_2(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="wide_resnet101_2",
-    drop_path_rate=0.0,
-    output_stride=None,
-):
-    """Wide ResNet-101-2: :func:`WideResNet50_2` with 3-4-23-3 blocks (torchvision
-    ``wide_resnet101_2``). Returns a Keras ``Model``."""
-    return ResNet(
-        include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name, info=WideResNet101_2.info,
-        drop_path_rate=drop_path_rate, output_stride=output_stride,
-        **VARIANTS["wide_resnet101_2"],
-    )
+@register(**CARDS["resnet152v2"])
+def ResNet152V2(include_top=True, weights="imagenet", input_tensor=None, input_shape=None,
+                pooling=None, classes=1000, classifier_activation="softmax", name="resnet152v2",
+                drop_path_rate=0.0, output_stride=None):
+    """Pre-activation ResNet-152 (He et al. 2016), a twin of ``keras.applications.ResNet152V2``.
+
+    As :func:`ResNet50V2`, with 3-8-36-3 blocks.
+
+    Returns:
+        A Keras Model.
+    """
+    return _build(ResNet152V2, locals())
 
 
-# timm twins: torchvision's bottleneck with a squeeze-excitation (reduction 16) on each branch.
+@register(**CARDS["resnet18"])
+def ResNet18(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+             classes=1000, classifier_activation="softmax", name="resnet18",
+             drop_path_rate=0.0, output_stride=None):
+    """ResNet-18 (He et al. 2016, Table 1) in torchvision's layout (``resnet18``).
+
+    Basic blocks 2-2-2-2, 1x1 projection shortcuts where the shape changes.
+
+    Args:
+        drop_path_rate: stochastic depth of the last block, decaying linearly to the first (0
+            adds no layers).
+        output_stride: 8 or 16 dilates the stages that would stride past it instead of
+            striding them (:func:`stage_plan`; None or 32: no dilation).
+
+    Returns:
+        A Keras Model.
+    """
+    return _build(ResNet18, locals())
 
 
-_SERESNET50_CHECKPOINTS = (
-    timm_checkpoint("seresnet50.a1_in1k", "timm.resnet", 80.012, "apache-2.0", **_RSB),
-    timm_checkpoint("seresnet50.a2_in1k", "timm.resnet", 80.102, "apache-2.0", **_RSB),
-    timm_checkpoint(
-        "seresnet50.a3_in1k", "timm.resnet", 75.104, "apache-2.0", **_RSB_A3,
-    ),
-    timm_checkpoint("seresnet50.ra2_in1k", "timm.resnet", 80.26, "apache-2.0", **_RA),
-)
+@register(**CARDS["resnet34"])
+def ResNet34(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+             classes=1000, classifier_activation="softmax", name="resnet34",
+             drop_path_rate=0.0, output_stride=None):
+    """ResNet-34 (He et al. 2016, Table 1) in torchvision's layout (``resnet34``).
+
+    As :func:`ResNet18`, with 3-4-6-3 basic blocks.
+
+    Returns:
+        A Keras Model.
+    """
+    return _build(ResNet34, locals())
 
 
-@register(**_imagenet_entry(
-    "senet", _HU2018, "timm seresnet50", 28_141_144,
-    preprocessing="torch",
-    layout="timm.resnet", checkpoints=_SERESNET50_CHECKPOINTS, default_checkpoint="a1_in1k",
-))
-def SEResNet50(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="seresnet50",
-    drop_path_rate=0.0,
-    output_stride=None,
-):
-    """SE-ResNet-50 (Hu et al. 2018) as timm's ``seresnet50``: torchvision's ResNet-50 with a
-    squeeze-excitation (reduction 16, biased 1x1 convs) after each branch's last batch norm.
-    ``drop_path_rate`` as in :func:`ResNet18`. Returns a Keras ``Model``."""
-    return ResNet(
-        include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name, info=SEResNet50.info,
-        drop_path_rate=drop_path_rate, output_stride=output_stride,
-        **VARIANTS["seresnet50"],
-    )
+@register(**CARDS["resnext50_32x4d"])
+def ResNeXt50_32x4d(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                    pooling=None, classes=1000, classifier_activation="softmax",
+                    name="resnext50_32x4d", drop_path_rate=0.0, output_stride=None):
+    """ResNeXt-50 32x4d (Xie et al. 2017, Table 1) in torchvision's layout.
+
+    Bottlenecks 3-4-6-3 whose 3x3 conv is ``Conv2D(groups=32)`` with 4 channels per group at
+    the first stage. ``drop_path_rate`` and ``output_stride`` as in :func:`ResNet18`.
+
+    Returns:
+        A Keras Model.
+    """
+    return _build(ResNeXt50_32x4d, locals())
 
 
-_SERESNEXT50_32X4D_CHECKPOINTS = (
-    timm_checkpoint("seresnext50_32x4d.gluon_in1k", "timm.resnet", 79.916, "apache-2.0"),
-    timm_checkpoint("seresnext50_32x4d.racm_in1k", "timm.resnet", 81.268, "apache-2.0", **_RA),
-)
+@register(**CARDS["resnext101_32x8d"])
+def ResNeXt101_32x8d(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                     pooling=None, classes=1000, classifier_activation="softmax",
+                     name="resnext101_32x8d", drop_path_rate=0.0, output_stride=None):
+    """ResNeXt-101 32x8d (Xie et al. 2017) in torchvision's layout (``resnext101_32x8d``).
+
+    As :func:`ResNeXt50_32x4d`, with 3-4-23-3 bottlenecks and 32 groups of 8 channels at the
+    first stage.
+
+    Returns:
+        A Keras Model.
+    """
+    return _build(ResNeXt101_32x8d, locals())
 
 
-@register(**_imagenet_entry(
-    "senet", _HU2018, "timm seresnext50_32x4d", 27_628_120,
-    preprocessing="torch",
-    layout="timm.resnet", checkpoints=_SERESNEXT50_32X4D_CHECKPOINTS,
-    default_checkpoint="racm_in1k",
-))
-def SEResNeXt50_32x4d(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="seresnext50_32x4d",
-    drop_path_rate=0.0,
-    output_stride=None,
-):
-    """SE-ResNeXt-50 32x4d (Hu et al. 2018) as timm's ``seresnext50_32x4d``:
-    :func:`ResNeXt50_32x4d` with :func:`SEResNet50`'s squeeze-excitation. Returns a Keras
-    ``Model``."""
-    return ResNet(
-        include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name, info=SEResNeXt50_32x4d.info,
-        drop_path_rate=drop_path_rate, output_stride=output_stride,
-        **VARIANTS["seresnext50_32x4d"],
-    )
+@register(**CARDS["resnext101_64x4d"])
+def ResNeXt101_64x4d(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                     pooling=None, classes=1000, classifier_activation="softmax",
+                     name="resnext101_64x4d", drop_path_rate=0.0, output_stride=None):
+    """ResNeXt-101 64x4d (Xie et al. 2017) in torchvision's layout (``resnext101_64x4d``).
+
+    As :func:`ResNeXt50_32x4d`, with 3-4-23-3 bottlenecks and 64 groups of 4 channels at the
+    first stage.
+
+    Returns:
+        A Keras Model.
+    """
+    return _build(ResNeXt101_64x4d, locals())
 
 
-_SENET154_CHECKPOINTS = (
-    timm_checkpoint(
-        "legacy_senet154.in1k", "timm.legacy_senet", 81.32, "apache-2.0",
-        interpolation="bilinear",
-        url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-weights/"
-        "legacy_senet154-e9eb9fe6.pth",
-    ),
-)
+@register(**CARDS["wide_resnet50_2"])
+def WideResNet50_2(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                   pooling=None, classes=1000, classifier_activation="softmax",
+                   name="wide_resnet50_2", drop_path_rate=0.0, output_stride=None):
+    """Wide ResNet-50-2 (Zagoruyko & Komodakis 2016) in torchvision's layout.
+
+    torchvision's ResNet-50 with the inner 1x1 and 3x3 convs of every bottleneck twice as wide.
+
+    Returns:
+        A Keras Model.
+    """
+    return _build(WideResNet50_2, locals())
 
 
-@register(**_imagenet_entry(
-    "senet", _HU2018, "timm legacy_senet154", 115_336_536, slow=True,
-    preprocessing="torch",
-    layout="timm.legacy_senet", checkpoints=_SENET154_CHECKPOINTS, default_checkpoint="in1k",
-))
-def SENet154(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="senet154",
-    dropout_rate=0.2,
-    drop_path_rate=0.0,
-    output_stride=None,
-):
-    """SENet-154 (Hu et al. 2018) as timm's ``legacy_senet154``: a stem of three 3x3 convs
-    (64-64-128) and a ceil-mode max pool, 3-8-36-3 SE bottlenecks with 64 groups (first 1x1 at
-    half the 3x3's width), 3x3 strided projection shortcuts, squeeze-excitation reduction 16,
-    and ``dropout_rate`` before the classifier. Returns a Keras ``Model``."""
-    return ResNet(
-        include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, name=name, info=SENet154.info,
-        head_dropout_rate=dropout_rate, drop_path_rate=drop_path_rate, output_stride=output_stride,
-        **VARIANTS["senet154"],
-    )
+@register(**CARDS["wide_resnet101_2"])
+def WideResNet101_2(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                    pooling=None, classes=1000, classifier_activation="softmax",
+                    name="wide_resnet101_2", drop_path_rate=0.0, output_stride=None):
+    """Wide ResNet-101-2 (Zagoruyko & Komodakis 2016) in torchvision's layout.
+
+    As :func:`WideResNet50_2`, with 3-4-23-3 blocks (torchvision ``wide_resnet101_2``).
+
+    Returns:
+        A Keras Model.
+    """
+    return _build(WideResNet101_2, locals())
+
+
+@register(**CARDS["seresnet50"])
+def SEResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None,
+               pooling=None, classes=1000, classifier_activation="softmax", name="seresnet50",
+               drop_path_rate=0.0, output_stride=None):
+    """SE-ResNet-50 (Hu et al. 2018) as timm's ``seresnet50``.
+
+    torchvision's ResNet-50 with a squeeze-excitation (reduction 16, biased 1x1 convs) after
+    each branch's last batch norm. ``drop_path_rate`` and ``output_stride`` as in
+    :func:`ResNet18`.
+
+    Returns:
+        A Keras Model.
+    """
+    return _build(SEResNet50, locals())
+
+
+@register(**CARDS["seresnext50_32x4d"])
+def SEResNeXt50_32x4d(include_top=True, weights=None, input_tensor=None, input_shape=None,
+                      pooling=None, classes=1000, classifier_activation="softmax",
+                      name="seresnext50_32x4d", drop_path_rate=0.0, output_stride=None):
+    """SE-ResNeXt-50 32x4d (Hu et al. 2018) as timm's ``seresnext50_32x4d``.
+
+    :func:`ResNeXt50_32x4d` with :func:`SEResNet50`'s squeeze-excitation.
+
+    Returns:
+        A Keras Model.
+    """
+    return _build(SEResNeXt50_32x4d, locals())
+
+
+@register(**CARDS["senet154"])
+def SENet154(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+             classes=1000, classifier_activation="softmax", name="senet154", dropout_rate=0.2,
+             drop_path_rate=0.0, output_stride=None):
+    """SENet-154 (Hu et al. 2018) as timm's ``legacy_senet154``.
+
+    A stem of three 3x3 convs (64-64-128) and a ceil-mode max pool, 3-8-36-3 SE bottlenecks
+    with 64 groups (first 1x1 at half the 3x3's width), 3x3 strided projection shortcuts and
+    squeeze-excitation reduction 16.
+
+    Args:
+        dropout_rate: dropout before the classifier.
+
+    Returns:
+        A Keras Model.
+    """
+    return _build(SENet154, locals())
