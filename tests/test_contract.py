@@ -2,18 +2,18 @@
 
 A builder added to the registry gets all of these tests: signature, shapes
 with and without the top, input tensors, channels_first, logits, the misuse
-errors, the parameter count, deterministic names, and `.keras` / weights-file
-round trips under `safe_mode=True`. Each test builds as few models as its
-checks need, so that the suite stays fast with forty architectures.
+errors and the parameter count. The default top's probabilities, deterministic names and the
+`.keras` / weights-file round trips under `safe_mode=True` are checked with the one build per
+backend of tests/test_backends.py. Each test builds as few models as its checks need, so that the
+suite stays fast with forty architectures.
 """
 
 import inspect
-import json
 
 import keras
 import numpy as np
 import pytest
-from conftest import assert_same_weights, random_images
+from conftest import random_images
 
 import keras_arches
 from keras_arches.registry import model_info
@@ -80,18 +80,32 @@ def test_parameter_count_matches_registry(name):
 
 
 @pytest.mark.parametrize("name", _params(MODELS))
-def test_pooling_shapes_without_top(name):
+def test_pooling_without_top_and_channels_first(name):
+    """Without the top: a 4D map, or its average / maximum under ``pooling``; and the
+    channels-first build with the same weights gives the channels-last features."""
     info = model_info(name)
     shape = small_shape(info)
     features = info.builder(weights=None, include_top=False, input_shape=shape)
     assert len(features.output_shape) == 4
     width = features.output_shape[-1]
-    for pooling in ("avg", "max"):
-        pooled = info.builder(
+    pooled = {}
+    for pooling in ("max", "avg"):
+        pooled[pooling] = info.builder(
             weights=None, include_top=False, input_shape=shape, pooling=pooling
         )
-        assert pooled.output_shape == (None, width)
-        assert pooled.layers[-1].name == f"{pooling}_pool"
+        assert pooled[pooling].output_shape == (None, width)
+        assert pooled[pooling].layers[-1].name == f"{pooling}_pool"
+
+    x = random_images(shape)
+    expected = outputs_of(pooled["avg"], x)[0]
+    weights = pooled["avg"].get_weights()
+    keras.config.set_image_data_format("channels_first")
+    first = info.builder(
+        weights=None, include_top=False, pooling="avg", input_shape=small_shape(info)
+    )
+    first.set_weights(weights)
+    got = outputs_of(first, np.transpose(x, (0, 3, 1, 2)))[0]
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("name", _params(MODELS))
@@ -106,24 +120,6 @@ def test_logits_and_input_tensor(name):
     logits = outputs_of(model, random_images(shape))[0]
     assert logits.shape == (2, 3)
     assert not np.allclose(logits.sum(axis=-1), 1.0)
-
-
-@pytest.mark.parametrize("name", _params(MODELS))
-def test_channels_first_matches_channels_last(name):
-    info = model_info(name)
-    last = info.builder(
-        weights=None, include_top=False, pooling="avg", input_shape=small_shape(info)
-    )
-    x = random_images(small_shape(info))
-    expected = outputs_of(last, x)[0]
-    weights = last.get_weights()
-    keras.config.set_image_data_format("channels_first")
-    first = info.builder(
-        weights=None, include_top=False, pooling="avg", input_shape=small_shape(info)
-    )
-    first.set_weights(weights)
-    got = outputs_of(first, np.transpose(x, (0, 3, 1, 2)))[0]
-    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 
 def _misuse_cases(info):
@@ -189,32 +185,3 @@ def test_misuse_raises_clear_value_errors(name):
         with pytest.raises(ValueError, match=message):
             info.builder(**arguments)
             pytest.fail(f"{case} did not raise")
-
-
-@pytest.mark.parametrize("name", _params(MODELS))
-def test_softmax_top_save_load_and_deterministic_names(name, tmp_path):
-    """The default top gives probabilities; `.keras` round trips under safe_mode; a second
-    build has the same weight paths (so a weights file of the first loads by name into it)."""
-    info = model_info(name)
-    shape = small_shape(info)
-    model = info.builder(weights=None, input_shape=shape, classes=5)
-    assert "Lambda" not in json.dumps(model.get_config())
-    x = random_images(shape)
-    expected = outputs_of(model, x)
-    assert expected[0].shape == (2, 5)
-    np.testing.assert_allclose(expected[0].sum(axis=-1), 1.0, rtol=1e-5)
-
-    model.save(tmp_path / "model.keras")
-    loaded = keras.saving.load_model(tmp_path / "model.keras")  # safe_mode=True
-    for got, want in zip(outputs_of(loaded, x), expected):
-        np.testing.assert_array_equal(got, want)
-    # Every weight, not only outputs that a saturated softmax may hide.
-    assert_same_weights(loaded, model)
-
-    keras.backend.clear_session()
-    # weights= a `.keras` archive: extracted, then loaded by layer name like `.weights.h5`.
-    rebuilt = info.builder(weights=str(tmp_path / "model.keras"), input_shape=shape, classes=5)
-    assert [w.path for w in rebuilt.weights] == [w.path for w in model.weights]
-    for got, want in zip(outputs_of(rebuilt, x), expected):
-        np.testing.assert_array_equal(got, want)
-    assert_same_weights(rebuilt, model)

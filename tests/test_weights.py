@@ -30,13 +30,24 @@ def test_no_top_model_takes_a_full_file_by_name(vgg, tmp_path):
                     np.testing.assert_array_equal(a, b)
 
 
-def test_keras_reads_our_legacy_writer(vgg, tmp_path):
-    """The test helper writes the layout keras' own legacy loader reads."""
-    write_legacy_h5(vgg, tmp_path / "w.h5")
-    theirs = keras.applications.VGG16(weights=None, input_shape=SHAPE, classes=5)
+@pytest.mark.parametrize("family", ["VGG16", "ResNet50"])
+def test_keras_reads_our_legacy_writer(family, vgg, tmp_path):
+    """The test helper writes the layout keras' own legacy loader reads: for VGG, and for a
+    model with batch norms (non-trainable moving statistics after the trainable weights, which
+    a writer could misorder), randomised so that a swap shows."""
+    if family == "VGG16":
+        ours = vgg
+    else:
+        ours = keras_arches.ResNet50(weights=None, input_shape=SHAPE, classes=5)
+        rng = np.random.default_rng(0)
+        ours.set_weights([rng.uniform(0.5, 1.5, w.shape) for w in ours.get_weights()])
+    write_legacy_h5(ours, tmp_path / "w.h5")
+    theirs = getattr(keras.applications, family)(weights=None, input_shape=SHAPE, classes=5)
     theirs.load_weights(tmp_path / "w.h5")
     x = random_images(SHAPE)
-    np.testing.assert_array_equal(theirs(x), vgg(x))
+    np.testing.assert_array_equal(theirs(x), ours(x))
+    for a, b in zip(theirs.get_weights(), ours.get_weights()):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("suffix", [".weights.h5", ".h5"])
