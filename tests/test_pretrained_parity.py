@@ -382,12 +382,20 @@ def test_akamaster_cifar_parity(depth, tmp_path):
     assert not any(layer.name.endswith("_0_conv") for layer in ours.layers)
 
 
-@pytest.mark.parametrize("builder, name", [("VGG16", "vgg16"), ("VGG19", "vgg19")])
-def test_vgg_parity(builder, name, tmp_path):
-    # At 64x96 the last map is 2x3x512, so fc1's rows must go from torch's C,H,W flattening to
+VGGS = [(builder, name, variant) for builder, name in (
+    ("VGG11", "vgg11"), ("VGG13", "vgg13"), ("VGG16", "vgg16"), ("VGG19", "vgg19"))
+    for variant in (None, "batch_norm")]
+
+
+@pytest.mark.parametrize("builder, name, variant", VGGS)
+def test_vgg_parity(builder, name, variant, tmp_path):
+    # torchvision's eight VGGs (configurations A, B, D, E; ``_bn`` is variant="batch_norm"). At
+    # 64x96 the last map is 2x3x512, so fc1's rows must go from torch's C,H,W flattening to
     # Keras' H,W,C. torchvision pools that map to 7x7 (an identity only at 224 px): here the
     # pool is removed and fc1 sized for 2x3x512.
     size = (64, 96)
+    if variant:
+        name += "_bn"
 
     def reference():
         model = getattr(torchvision.models, name)(weights=None)
@@ -395,8 +403,12 @@ def test_vgg_parity(builder, name, tmp_path):
         model.classifier[0] = torch.nn.Linear(512 * 2 * 3, 4096)
         return model
 
-    _, _, source, images = _pair(builder, reference, "torchvision.vgg", size, tmp_path)
-    notop = getattr(keras_arches, builder)(weights=None, include_top=False, input_shape=(*size, 3))
+    _, _, source, images = _pair(
+        builder, reference, "torchvision.vgg", size, tmp_path, options=dict(variant=variant)
+    )
+    notop = getattr(keras_arches, builder)(
+        weights=None, include_top=False, input_shape=(*size, 3), variant=variant
+    )
     conversion = load_state_dict(
         notop, read_state_dict(tmp_path / "model.safetensors"), "torchvision.vgg"
     )

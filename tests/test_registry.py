@@ -9,7 +9,8 @@ def test_list_and_get():
     names = keras_arches.list_models()
     assert {"vgg16", "vgg19"} <= set(names)
     assert len(names) == len(set(names))
-    assert keras_arches.list_models(family="vgg") == ["vgg16", "vgg19"]
+    assert keras_arches.list_models(family="vgg") == [
+        "vgg11", "vgg11_lrn", "vgg13", "vgg16_c", "vgg16", "vgg19"]
     assert "vgg16" in keras_arches.list_models(weights="imagenet")
     model = keras_arches.get_model(
         "VGG16", weights=None, include_top=False, input_shape=(32, 32, 3)
@@ -24,10 +25,11 @@ def test_list_models_filters_as_timm_s():
     names = keras_arches.list_models()
     assert keras_arches.list_models("resnet*") == [n for n in names if n.startswith("resnet")]
     assert keras_arches.list_models("RESNET1?") == ["resnet18"]
-    # PRETRAINED.md: no public checkpoint is known for LeNet-5, Inception v2 or FractalNet.
-    assert keras_arches.list_models(pretrained=False) == ["fractalnet", "inception_v2", "lenet5"]
-    assert set(keras_arches.list_models(pretrained=True)) == set(names) - {
-        "fractalnet", "inception_v2", "lenet5"}
+    # PRETRAINED.md: no public checkpoint is known for LeNet-5, Inception v2 or FractalNet; none
+    # for VGG's A-LRN and C either (torchvision publishes A, B, D and E).
+    unpublished = ["fractalnet", "inception_v2", "lenet5", "vgg11_lrn", "vgg16_c"]
+    assert sorted(keras_arches.list_models(pretrained=False)) == unpublished
+    assert set(keras_arches.list_models(pretrained=True)) == set(names) - set(unpublished)
     # He et al.'s Table 6 rows with akamaster's files, pytorchcv's WRN, NiN and DenseNet-BC.
     assert keras_arches.list_models(dataset="cifar-10") == [
         "densenet_bc", "nin", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110",

@@ -40,11 +40,12 @@ from keras_arches.models.resnet_cifar import (
     WideResNet,
 )
 from keras_arches.models.squeezenet import SqueezeNet1_0, SqueezeNet1_1
-from keras_arches.models.vgg import VGG16, VGG19
+from keras_arches.models.vgg import VGG11, VGG11LRN, VGG13, VGG16, VGG16C, VGG19
 from keras_arches.models.xception import Xception
 
 __all__ = [
-    "LeNet5", "AlexNet", "ZFNet", "VGG16", "VGG19", "NiN", "GoogLeNet",
+    "LeNet5", "AlexNet", "ZFNet", "VGG11", "VGG11LRN", "VGG13", "VGG16C", "VGG16", "VGG19", "NiN",
+    "GoogLeNet",
     "SqueezeNet1_0", "SqueezeNet1_1",
     "InceptionV2", "InceptionV3", "InceptionV4", "InceptionResNetV2", "Xception",
     "DenseNet121", "DenseNet169", "DenseNet201", "DenseNet161", "DenseNetBC",
