@@ -36,14 +36,15 @@ from keras_arches.registry import (
     torchvision_checkpoint,
 )
 
-_HE2016 = "He et al. 2016, Deep Residual Learning for Image Recognition (arXiv:1512.03385)"
-_HE2016_V2 = "He et al. 2016, Identity Mappings in Deep Residual Networks (arXiv:1603.05027)"
-_XIE2017 = (
+# The papers, cited on the cards (the CIFAR family file shares the first and the fourth).
+HE2016 = "He et al. 2016, Deep Residual Learning for Image Recognition (arXiv:1512.03385)"
+HE2016_V2 = "He et al. 2016, Identity Mappings in Deep Residual Networks (arXiv:1603.05027)"
+XIE2017 = (
     "Xie et al. 2017, Aggregated Residual Transformations for Deep Neural Networks "
     "(arXiv:1611.05431)"
 )
-_WRN2016 = "Zagoruyko & Komodakis 2016, Wide Residual Networks (arXiv:1605.07146)"
-_HU2018 = "Hu et al. 2018, Squeeze-and-Excitation Networks (arXiv:1709.01507)"
+WRN2016 = "Zagoruyko & Komodakis 2016, Wide Residual Networks (arXiv:1605.07146)"
+HU2018 = "Hu et al. 2018, Squeeze-and-Excitation Networks (arXiv:1709.01507)"
 
 KERAS_BN_EPSILON = 1.001e-5  # keras.applications' ResNet batch norms
 
@@ -376,7 +377,7 @@ def ResNet(
 
 # Not registered: models of the generic builder carry no card.
 _GENERIC = ModelInfo(
-    name="resnet", builder=ResNet, family="resnet", paper=_HE2016, default_size=224, min_size=32,
+    name="resnet", builder=ResNet, family="resnet", paper=HE2016, default_size=224, min_size=32,
     preprocessing="torch", recipe="resnet",
 )
 
@@ -564,7 +565,7 @@ CARDS = {
     # keras.applications twins: weights="imagenet" loads keras' published files; variant=
     # "torchvision" builds torchvision's layout, which the timm/torchvision checkpoints choose.
     "resnet50": _imagenet_entry(
-        "resnet", _HE2016, "keras.applications.ResNet50", 25_636_712,
+        "resnet", HE2016, "keras.applications.ResNet50", 25_636_712,
         weights=keras_weights("resnet/resnet50", "2cb95161c43110f7111970584f804107",
                               "4d473c1dd8becc155b73f8504c6f6626"),
         checkpoints=_RESNET50_CHECKPOINTS,
@@ -572,7 +573,7 @@ CARDS = {
         preprocessing="caffe", published_top1=(74.9, "keras.applications"),
     ),
     "resnet101": _imagenet_entry(
-        "resnet", _HE2016, "keras.applications.ResNet101", 44_707_176,
+        "resnet", HE2016, "keras.applications.ResNet101", 44_707_176,
         weights=keras_weights("resnet/resnet101", "f1aeb4b969a6efcfb50fad2f0c20cfc5",
                               "88cf7a10940856eca736dc7b7e228a21"),
         checkpoints=_RESNET101_CHECKPOINTS,
@@ -580,7 +581,7 @@ CARDS = {
         preprocessing="caffe", published_top1=(76.4, "keras.applications"),
     ),
     "resnet152": _imagenet_entry(
-        "resnet", _HE2016, "keras.applications.ResNet152", 60_419_944, slow=True,
+        "resnet", HE2016, "keras.applications.ResNet152", 60_419_944, slow=True,
         weights=keras_weights("resnet/resnet152", "100835be76be38e30d865e96f2aaae62",
                               "ee4c566cf9a93f14d82f913c2dc6dd0c"),
         checkpoints=_RESNET152_CHECKPOINTS,
@@ -588,63 +589,63 @@ CARDS = {
         preprocessing="caffe", published_top1=(76.6, "keras.applications"),
     ),
     "resnet50v2": _imagenet_entry(
-        "resnet", _HE2016_V2, "keras.applications.ResNet50V2", 25_613_800,
+        "resnet", HE2016_V2, "keras.applications.ResNet50V2", 25_613_800,
         weights=keras_weights("resnet/resnet50v2", "3ef43a0b657b3be2300d5770ece849e0",
                               "fac2f116257151a9d068a22e544a4917"),
         preprocessing="tf", published_top1=(76.0, "keras.applications"),
     ),
     "resnet101v2": _imagenet_entry(
-        "resnet", _HE2016_V2, "keras.applications.ResNet101V2", 44_675_560,
+        "resnet", HE2016_V2, "keras.applications.ResNet101V2", 44_675_560,
         weights=keras_weights("resnet/resnet101v2", "6343647c601c52e1368623803854d971",
                               "c0ed64b8031c3730f411d2eb4eea35b5"),
         preprocessing="tf", published_top1=(77.2, "keras.applications"),
     ),
     "resnet152v2": _imagenet_entry(
-        "resnet", _HE2016_V2, "keras.applications.ResNet152V2", 60_380_648, slow=True,
+        "resnet", HE2016_V2, "keras.applications.ResNet152V2", 60_380_648, slow=True,
         weights=keras_weights("resnet/resnet152v2", "a49b44d1979771252814e80f8ec446f9",
                               "ed17cf2e0169df9d443503ef94b23b33"),
         preprocessing="tf", published_top1=(78.0, "keras.applications"),
     ),
     # torchvision twins: no conv bias, BN epsilon 1e-5, the stride on the 3x3 conv.
     "resnet18": _imagenet_entry(
-        "resnet", _HE2016, "torchvision resnet18", 11_699_112, **_TV,
+        "resnet", HE2016, "torchvision resnet18", 11_699_112, **_TV,
         published_top1=(69.758, "torchvision"), checkpoints=_RESNET18_CHECKPOINTS,
     ),
     "resnet34": _imagenet_entry(
-        "resnet", _HE2016, "torchvision resnet34", 21_814_696, **_TV,
+        "resnet", HE2016, "torchvision resnet34", 21_814_696, **_TV,
         published_top1=(73.314, "torchvision"), checkpoints=_RESNET34_CHECKPOINTS,
     ),
     "resnext50_32x4d": _imagenet_entry(
-        "resnext", _XIE2017, "torchvision resnext50_32x4d", 25_097_128, **_TV,
+        "resnext", XIE2017, "torchvision resnext50_32x4d", 25_097_128, **_TV,
         published_top1=(77.618, "torchvision"), checkpoints=_RESNEXT50_32X4D_CHECKPOINTS,
     ),
     "resnext101_32x8d": _imagenet_entry(
-        "resnext", _XIE2017, "torchvision resnext101_32x8d", 88_994_216, slow=True, **_TV,
+        "resnext", XIE2017, "torchvision resnext101_32x8d", 88_994_216, slow=True, **_TV,
         published_top1=(79.312, "torchvision"), checkpoints=_RESNEXT101_32X8D_CHECKPOINTS,
     ),
     "resnext101_64x4d": _imagenet_entry(
-        "resnext", _XIE2017, "torchvision resnext101_64x4d", 83_658_152, slow=True, **_TV,
+        "resnext", XIE2017, "torchvision resnext101_64x4d", 83_658_152, slow=True, **_TV,
         checkpoints=_RESNEXT101_64X4D_CHECKPOINTS,
     ),
     "wide_resnet50_2": _imagenet_entry(
-        "wide_resnet", _WRN2016, "torchvision wide_resnet50_2", 68_951_464, slow=True, **_TV,
+        "wide_resnet", WRN2016, "torchvision wide_resnet50_2", 68_951_464, slow=True, **_TV,
         published_top1=(78.468, "torchvision"), checkpoints=_WIDE_RESNET50_2_CHECKPOINTS,
     ),
     "wide_resnet101_2": _imagenet_entry(
-        "wide_resnet", _WRN2016, "torchvision wide_resnet101_2", 127_024_552, slow=True, **_TV,
+        "wide_resnet", WRN2016, "torchvision wide_resnet101_2", 127_024_552, slow=True, **_TV,
         published_top1=(78.848, "torchvision"), checkpoints=_WIDE_RESNET101_2_CHECKPOINTS,
     ),
     # timm twins: torchvision's bottleneck with a squeeze-excitation (reduction 16) on each branch.
     "seresnet50": _imagenet_entry(
-        "senet", _HU2018, "timm seresnet50", 28_141_144, **_TIMM,
+        "senet", HU2018, "timm seresnet50", 28_141_144, **_TIMM,
         checkpoints=_SERESNET50_CHECKPOINTS, default_checkpoint="a1_in1k",
     ),
     "seresnext50_32x4d": _imagenet_entry(
-        "senet", _HU2018, "timm seresnext50_32x4d", 27_628_120, **_TIMM,
+        "senet", HU2018, "timm seresnext50_32x4d", 27_628_120, **_TIMM,
         checkpoints=_SERESNEXT50_32X4D_CHECKPOINTS, default_checkpoint="racm_in1k",
     ),
     "senet154": _imagenet_entry(
-        "senet", _HU2018, "timm legacy_senet154", 115_336_536, slow=True, preprocessing="torch",
+        "senet", HU2018, "timm legacy_senet154", 115_336_536, slow=True, preprocessing="torch",
         layout="timm.legacy_senet", checkpoints=_SENET154_CHECKPOINTS, default_checkpoint="in1k",
     ),
 }

@@ -10,11 +10,9 @@ import dataclasses
 from typing import Optional, Tuple
 
 from keras_arches import loading
-from keras_arches.models.resnet import SHORTCUTS, ResNet, check_choice
+from keras_arches.models.resnet import HE2016, SHORTCUTS, WRN2016, ResNet, check_choice
 from keras_arches.registry import akamaster_checkpoint, imgclsmob_checkpoint, register
 
-_HE2016 = "He et al. 2016, Deep Residual Learning for Image Recognition (arXiv:1512.03385)"
-_WRN2016 = "Zagoruyko & Komodakis 2016, Wide Residual Networks (arXiv:1605.07146)"
 _HUANG2016 = (
     "He et al. 2016 (arXiv:1512.03385) CIFAR-10 ResNet-110 with Huang et al. 2016, "
     "Deep Networks with Stochastic Depth (arXiv:1603.09382)"
@@ -57,7 +55,7 @@ class CifarResNet:
             ))
         return tuple(files)
 
-    def card(self, paper=_HE2016, **facts):
+    def card(self, paper=HE2016, **facts):
         """The registry facts of this row: option A by default, ``shortcut="projection"`` the
         card's variant ``"projection"`` (pytorchcv's layout)."""
         projection = dict(twin=f"pytorchcv resnet{self.depth}_cifar10",
@@ -245,7 +243,7 @@ _WIDE_RESNET_CHECKPOINTS = (
 
 
 @register(
-    family="wide_resnet", paper=_WRN2016, default_size=32, min_size=32, params=36_497_146,
+    family="wide_resnet", paper=WRN2016, default_size=32, min_size=32, params=36_497_146,
     params_classes=10, preprocessing="torch", layout="pytorchcv.wrn_cifar",
     checkpoints=_WIDE_RESNET_CHECKPOINTS, default_checkpoint="cifar10",
 )
