@@ -16,7 +16,7 @@ from keras import layers
 
 from keras_arches import loading, registry
 from keras_arches.arch_model import ArchModel
-from keras_arches.layers.stochastic_depth import check_rate  # noqa: F401  (builders use it)
+from keras_arches.checks import check_rate  # noqa: F401  (builders use it)
 
 POOLING_MODES = (None, "avg", "max")
 

@@ -33,6 +33,7 @@ from keras_arches import data as data_lib
 from keras_arches import distributing, registry
 from keras_arches import recipes as recipes_lib
 from keras_arches.arch_model import ArchModel, strip_auxiliary
+from keras_arches.checks import check_positive_int
 from keras_arches.precision import dtype_policy
 
 POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -358,11 +359,6 @@ def _build(model, kwargs, precision):
     return model
 
 
-def _positive(name, value):
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
-
-
 def _prepare_run_dir(run_dir, config, resume):
     backup = os.path.join(run_dir, "backup")
     config_path = os.path.join(run_dir, "run_config.json")
@@ -502,10 +498,9 @@ def train(
     in Keras' class/image layout (:func:`keras_arches.data.load`).
     """
     started = time.perf_counter()
-    _positive("epochs", epochs)
-    _positive("batch_size", batch_size)
-    _positive("steps_per_epoch", steps_per_epoch)
-    _positive("test_steps", test_steps)
+    for name, value in (("epochs", epochs), ("batch_size", batch_size),
+                        ("steps_per_epoch", steps_per_epoch), ("test_steps", test_steps)):
+        check_positive_int(name, value, allow_none=True)
     recipe = _resolve_recipe(model, recipe)
     keras.utils.set_random_seed(seed)
     engine = distributing.engine(distribution, coordinator=coordinator,

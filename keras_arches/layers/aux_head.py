@@ -2,9 +2,9 @@
 
 import keras
 
+from keras_arches.checks import check_rate
 from keras_arches.layers._data_format import standardize_data_format
 from keras_arches.layers.batch_norm import FusedBatchNormalization
-from keras_arches.layers.stochastic_depth import check_rate
 
 
 def _check_positive_int(name, value, allow_none=False):

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_arches.checks import check_positive_int
 from keras_arches.layers._data_format import standardize_data_format
 
 
@@ -22,8 +23,7 @@ class CeilPooling2D(keras.layers.Layer):
 
     def __init__(self, pool_size=3, strides=2, mode="max", data_format=None, **kwargs):
         for arg, value in (("pool_size", pool_size), ("strides", strides)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{arg}` must be a positive integer. Received: {arg}={value!r}")
+            check_positive_int(arg, value)
         if mode not in ("max", "average"):
             raise ValueError(f"`mode` must be 'max' or 'average'. Received: mode={mode!r}")
         super().__init__(**kwargs)

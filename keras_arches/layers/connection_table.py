@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_arches.checks import check_positive_int
 from keras_arches.layers._data_format import standardize_data_format
 
 # LeCun et al. 1998, Table I: the S2 feature maps (0-5) each C3 map (0-15) is connected to.
@@ -42,10 +43,7 @@ class ConnectionTableConv2D(keras.layers.Layer):
                 "Each output map must list distinct, non-negative input-map indices. "
                 f"Received: connections={connections!r}"
             )
-        if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1:
-            raise ValueError(
-                f"`kernel_size` must be a positive integer. Received: kernel_size={kernel_size!r}"
-            )
+        check_positive_int("kernel_size", kernel_size)
         super().__init__(**kwargs)
         self.connections = connections
         self.kernel_size = kernel_size

@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_arches.checks import check_positive_int
 from keras_arches.layers._data_format import standardize_data_format
 
 
@@ -23,8 +24,7 @@ class FireModule(keras.layers.Layer):
             ("expand1x1", expand1x1),
             ("expand3x3", expand3x3),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"`{arg}` must be a positive integer. Received: {arg}={value!r}")
+            check_positive_int(arg, value)
         super().__init__(**kwargs)
         self.squeeze = squeeze
         self.expand1x1 = expand1x1

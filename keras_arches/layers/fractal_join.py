@@ -14,7 +14,7 @@ import functools
 import keras
 from keras import ops
 
-from keras_arches.layers.stochastic_depth import check_rate
+from keras_arches.checks import check_positive_int, check_rate
 
 
 def _check_seed(seed):
@@ -35,8 +35,7 @@ class GlobalDropPath(keras.layers.Layer):
     """
 
     def __init__(self, columns, rate=0.5, seed=None, **kwargs):
-        if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
-            raise ValueError(f"`columns` must be a positive integer. Received: columns={columns!r}")
+        check_positive_int("columns", columns)
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
             raise ValueError(f"`rate` must be a number in [0, 1]. Received: rate={rate!r}")
         _check_seed(seed)

@@ -3,11 +3,7 @@
 import keras
 from keras import ops
 
-
-def check_rate(name, value):
-    """Validates a probability-like option (dropout, drop-path) in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(f"`{name}` must be a number in [0, 1). Received: {name}={value!r}")
+from keras_arches.checks import check_positive_int, check_rate
 
 
 def drop_path_rates(num_blocks, drop_path_rate):
@@ -16,10 +12,7 @@ def drop_path_rates(num_blocks, drop_path_rate):
     Block `l` (1-based) of `num_blocks` = L gets `drop_path_rate * l / L`, so the last block gets
     exactly `drop_path_rate` (the input, l=0, would get 0). Returns a list of `num_blocks` floats.
     """
-    if isinstance(num_blocks, bool) or not isinstance(num_blocks, int) or num_blocks < 1:
-        raise ValueError(
-            f"`num_blocks` must be a positive integer. Received: num_blocks={num_blocks!r}"
-        )
+    check_positive_int("num_blocks", num_blocks)
     check_rate("drop_path_rate", drop_path_rate)
     return [drop_path_rate * block / num_blocks for block in range(1, num_blocks + 1)]
 

@@ -7,6 +7,7 @@ the paper's CIFAR DenseNet-BC. All four are built from the same dense block and 
 
 from keras import layers
 
+from keras_arches.checks import check_positive_int
 from keras_arches.contract import Contract
 from keras_arches.layers import FusedBatchNormalization
 from keras_arches.models.common import RESNET_NAMES, bn_act, conv_bn, keras_weights
@@ -221,10 +222,7 @@ def _check_bc_options(depth, growth_rate, compression):
             "`depth` must be an integer 6n + 4 with n >= 1 (three dense blocks of n bottleneck "
             f"layers, two convs each, plus 4), e.g. 100 or 250. Received: depth={depth!r}"
         )
-    if isinstance(growth_rate, bool) or not isinstance(growth_rate, int) or growth_rate < 1:
-        raise ValueError(
-            f"`growth_rate` must be a positive integer. Received: growth_rate={growth_rate!r}"
-        )
+    check_positive_int("growth_rate", growth_rate)
     if isinstance(compression, bool) or not isinstance(compression, (int, float)) or not (
         0 < compression <= 1
     ):

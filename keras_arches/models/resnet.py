@@ -17,6 +17,7 @@ import math
 from keras import layers
 
 from keras_arches import loading
+from keras_arches.checks import check_positive_int
 from keras_arches.contract import Contract, check_rate
 from keras_arches.layers import CeilPooling2D, SqueezeExcite, StochasticDepth, drop_path_rates
 from keras_arches.models.common import (
@@ -58,8 +59,7 @@ def resnext_bottleneck_width(C, groups):
     (C=64: G=4 -> 24, G=32 -> 4).
     """
     for arg, value in (("C", C), ("groups", groups)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{arg}` must be a positive integer. Received: {arg}={value!r}")
+        check_positive_int(arg, value)
     a, b = 9 * groups, 8 * groups * C
     return round((-b + math.sqrt(b * b + 4 * a * 17 * C * C)) / (2 * a))
 

@@ -10,6 +10,7 @@ import dataclasses
 from typing import Optional, Tuple
 
 from keras_arches import loading
+from keras_arches.checks import check_positive_int
 from keras_arches.models.resnet import HE2016, SHORTCUTS, WRN2016, ResNet, check_choice
 from keras_arches.registry import akamaster_checkpoint, imgclsmob_checkpoint, register
 
@@ -281,8 +282,7 @@ def WideResNet(
             f"`depth` must be 6n + 4 for a positive integer n (10, 16, 22, 28, 40, ...). "
             f"Received: depth={depth!r}"
         )
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise ValueError(f"`width` must be a positive integer. Received: width={width!r}")
+    check_positive_int("width", width)
     return ResNet(
         include_top=include_top, weights=weights, input_tensor=input_tensor,
         input_shape=input_shape, pooling=pooling, classes=classes,
