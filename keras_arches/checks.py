@@ -6,11 +6,12 @@ This module imports nothing from the package, so every floor of it may use it.
 
 def check_positive_int(name, value, allow_none=False):
     """Raises a ValueError unless ``value`` is an integer >= 1 (not a bool), or None where
-    ``allow_none``."""
+    ``allow_none``; the message says which."""
     if allow_none and value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+        allowed = "a positive integer or None" if allow_none else "a positive integer"
+        raise ValueError(f"`{name}` must be {allowed}. Received: {name}={value!r}")
 
 
 def check_rate(name, value):

@@ -2,17 +2,9 @@
 
 import keras
 
-from keras_arches.checks import check_rate
+from keras_arches.checks import check_positive_int, check_rate
 from keras_arches.layers._data_format import standardize_data_format
 from keras_arches.layers.batch_norm import FusedBatchNormalization
-
-
-def _check_positive_int(name, value, allow_none=False):
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        allowed = "a positive integer or None" if allow_none else "a positive integer"
-        raise ValueError(f"`{name}` must be {allowed}. Received: {name}={value!r}")
 
 
 @keras.saving.register_keras_serializable(package="keras_arches")
@@ -55,9 +47,9 @@ class AuxiliaryClassifier(keras.layers.Layer):
             ("filters", filters),
             ("conv2_kernel", conv2_kernel),
         ):
-            _check_positive_int(arg, value)
-        _check_positive_int("conv2_filters", conv2_filters, allow_none=True)
-        _check_positive_int("hidden_units", hidden_units, allow_none=True)
+            check_positive_int(arg, value)
+        check_positive_int("conv2_filters", conv2_filters, allow_none=True)
+        check_positive_int("hidden_units", hidden_units, allow_none=True)
         check_rate("dropout_rate", dropout_rate)
         for arg, value in (("batch_norm", batch_norm), ("bn_scale", bn_scale)):
             if not isinstance(value, bool):

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_arches.checks import check_positive_int
 from keras_arches.layers._data_format import standardize_data_format
 
 
@@ -18,15 +19,7 @@ class SqueezeExcite(keras.layers.Layer):
     """
 
     def __init__(self, reduced_channels=None, ratio=1 / 16, data_format=None, **kwargs):
-        if reduced_channels is not None and (
-            isinstance(reduced_channels, bool)
-            or not isinstance(reduced_channels, int)
-            or reduced_channels < 1
-        ):
-            raise ValueError(
-                "`reduced_channels` must be a positive integer or None. "
-                f"Received: reduced_channels={reduced_channels!r}"
-            )
+        check_positive_int("reduced_channels", reduced_channels, allow_none=True)
         if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0.0 < ratio <= 1.0:
             raise ValueError(f"`ratio` must be a number in (0, 1]. Received: ratio={ratio!r}")
         super().__init__(**kwargs)
