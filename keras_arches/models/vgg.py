@@ -80,19 +80,32 @@ def _build(builder, arguments, configuration, lrn=False):
     return _vgg(c, configuration, arguments["width_multiplier"], lrn)
 
 
-def _card(params, bn_params, checkpoints=(), bn_top1=None, preprocessing="torch", **facts):
-    """The facts every VGG card shares, and its variant ``"batch_norm"``: torchvision's
-    ``vgg*_bn`` layout, ``bn_params`` its ``count_params()``, ``bn_top1`` its checkpoint's
-    top-1 (None: no checkpoint)."""
-    batch_norm = dict(
-        params=bn_params, twin="torchvision vgg_bn", weights={}, preprocessing="torch",
-        published_top1=(bn_top1, "torchvision") if bn_top1 else None,
-        default_checkpoint="tv_bn_in1k" if bn_top1 else None,
-    )
+def _from_torchvision(checkpoint):
+    """The card facts a torchvision checkpoint gives the layout it is in: the torchvision model
+    (named by its file) as the twin, its top-1, and ``weights="imagenet"`` loading it."""
+    if checkpoint is None:
+        return {}
+    model = checkpoint.url.rsplit("/", 1)[-1].split("-")[0]
+    return dict(twin=f"torchvision {model}", published_top1=(checkpoint.top1, "torchvision"),
+                default_checkpoint=checkpoint.tag)
+
+
+def _card(params, bn_params, checkpoints=(), preprocessing="torch", **facts):
+    """The facts every VGG card shares, and its variant ``"batch_norm"`` (torchvision's
+    ``vgg*_bn`` layout, ``bn_params`` its ``count_params()``). The twin, top-1 and default
+    checkpoint of a layout come from its torchvision checkpoint, where it has one; ``facts``
+    (keras.applications' twins) take precedence for the default layout."""
+    by_variant = {checkpoint.variant: checkpoint for checkpoint in checkpoints}
+    batch_norm = {
+        "params": bn_params, "twin": "paper", "weights": {}, "preprocessing": "torch",
+        "published_top1": None, "default_checkpoint": None,
+        **_from_torchvision(by_variant.get("batch_norm")),
+    }
     return dict(
         family="vgg", paper=_PAPER, default_size=224, min_size=32, preprocessing=preprocessing,
         fixed_size_top=True, params=params, layout="torchvision.vgg", checkpoints=checkpoints,
-        variants={"batch_norm": batch_norm}, **facts,
+        variants={"batch_norm": batch_norm},
+        **{**_from_torchvision(by_variant.get(None)), **facts},
     )
 
 
@@ -110,8 +123,6 @@ def _torchvision(plain, plain_top1, bn, bn_top1):
 @register(**_card(
     132_863_336, 132_874_344, _torchvision(
         "vgg11-8a719046.pth", 69.02, "vgg11_bn-6002323d.pth", 70.37),
-    bn_top1=70.37, twin="torchvision vgg11", default_checkpoint="tv_in1k",
-    published_top1=(69.02, "torchvision"),
 ))
 def VGG11(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
           classes=1000, classifier_activation="softmax", name="vgg11", width_multiplier=1.0,
@@ -152,8 +163,6 @@ def VGG11LRN(include_top=True, weights=None, input_tensor=None, input_shape=None
 @register(**_card(
     133_047_848, 133_059_624, _torchvision(
         "vgg13-19584684.pth", 69.928, "vgg13_bn-abd245e5.pth", 71.586),
-    bn_top1=71.586, twin="torchvision vgg13", default_checkpoint="tv_in1k",
-    published_top1=(69.928, "torchvision"),
 ))
 def VGG13(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
           classes=1000, classifier_activation="softmax", name="vgg13", width_multiplier=1.0,
@@ -193,7 +202,7 @@ def VGG16C(include_top=True, weights=None, input_tensor=None, input_shape=None, 
 @register(**_card(
     138_357_544, 138_374_440, _torchvision(
         "vgg16-397923af.pth", 71.592, "vgg16_bn-6c64b313.pth", 73.36),
-    bn_top1=73.36, twin="keras.applications.VGG16", preprocessing="caffe",
+    twin="keras.applications.VGG16", preprocessing="caffe", default_checkpoint=None,
     weights=keras_weights(
         "vgg16/vgg16", "64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc"
     ),
@@ -221,7 +230,7 @@ def VGG16(include_top=True, weights="imagenet", input_tensor=None, input_shape=N
 @register(**_card(
     143_667_240, 143_689_256, _torchvision(
         "vgg19-dcbb9e9d.pth", 72.376, "vgg19_bn-c79401a0.pth", 74.218),
-    bn_top1=74.218, twin="keras.applications.VGG19", preprocessing="caffe",
+    twin="keras.applications.VGG19", preprocessing="caffe", default_checkpoint=None,
     weights=keras_weights(
         "vgg19/vgg19", "cbe5617147190e668d6c5d5026f83318", "253f8cb515780f3b799900260a226db6"
     ),
