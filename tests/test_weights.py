@@ -31,16 +31,15 @@ def test_no_top_model_takes_a_full_file_by_name(vgg, tmp_path):
 
 
 @pytest.mark.parametrize("family", ["VGG16", "ResNet50"])
-def test_keras_reads_our_legacy_writer(family, vgg, tmp_path):
+def test_keras_reads_our_legacy_writer(family, tmp_path):
     """The test helper writes the layout keras' own legacy loader reads: for VGG, and for a
     model with batch norms (non-trainable moving statistics after the trainable weights, which
-    a writer could misorder), randomised so that a swap shows."""
-    if family == "VGG16":
-        ours = vgg
-    else:
-        ours = keras_arches.ResNet50(weights=None, input_shape=SHAPE, classes=5)
-        rng = np.random.default_rng(0)
-        ours.set_weights([rng.uniform(0.5, 1.5, w.shape) for w in ours.get_weights()])
+    a writer could misorder), the statistics randomised so that a swap shows."""
+    ours = getattr(keras_arches, family)(weights=None, input_shape=SHAPE, classes=5)
+    rng = np.random.default_rng(0)
+    for variable in ours.non_trainable_weights:
+        variable.assign(rng.uniform(0.5, 1.5, variable.shape).astype("float32"))
+    assert family == "VGG16" or ours.non_trainable_weights
     write_legacy_h5(ours, tmp_path / "w.h5")
     theirs = getattr(keras.applications, family)(weights=None, input_shape=SHAPE, classes=5)
     theirs.load_weights(tmp_path / "w.h5")
